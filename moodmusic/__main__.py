@@ -1,0 +1,3 @@
+from moodmusic.cli import main
+
+raise SystemExit(main())

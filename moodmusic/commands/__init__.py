@@ -1,0 +1,1 @@
+"""Subcommands of `python -m moodmusic`, one module each (see `moodmusic.cli`)."""

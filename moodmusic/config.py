@@ -1,0 +1,85 @@
+"""One typed settings object, read from the environment, `.env` and Streamlit secrets.
+
+Precedence: real environment variables, then `.env` in the working directory
+(never overriding the environment), then defaults. Streamlit secrets are
+folded into the environment by the page before settings are read, so the
+library itself never imports streamlit. Secrets are kept out of `repr`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        return
+    load_dotenv(Path.cwd() / ".env", override=False)
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app can be configured with; see `.env.example` for each name."""
+
+    models_dir: Path = MODELS_DIR
+    home: Path = field(default_factory=lambda: Path.home() / ".moodmusic")
+    store_path: Path | None = None
+    spotify_client_id: str = field(default="", repr=False)
+    spotify_client_secret: str = field(default="", repr=False)
+    spotify_market: str = "US"
+    spotify_timeout_s: float = 4.0
+    stable_seconds: float = 4.0
+    log_level: str = "INFO"
+
+    @property
+    def database(self) -> Path:
+        return self.store_path or (self.home / "moodmusic.sqlite3")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def spotify_enabled(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    def __repr__(self) -> str:  # secrets never appear in logs or tracebacks
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings({shown})"
+
+
+def load_settings() -> Settings:
+    """Read settings afresh (cheap); call once per process or page run."""
+    _load_dotenv()
+    home = Path(_env("MOODMUSIC_HOME") or (Path.home() / ".moodmusic")).expanduser()
+    store = _env("MOODMUSIC_DB")
+    return Settings(
+        models_dir=Path(_env("MOODMUSIC_MODELS_DIR") or MODELS_DIR).expanduser(),
+        home=home,
+        store_path=Path(store).expanduser() if store else None,
+        spotify_client_id=_env("SPOTIFY_CLIENT_ID"),
+        spotify_client_secret=_env("SPOTIFY_CLIENT_SECRET"),
+        spotify_market=_env("SPOTIFY_MARKET", "US") or "US",
+        spotify_timeout_s=_float("SPOTIFY_TIMEOUT_S", 4.0),
+        stable_seconds=_float("MOODMUSIC_STABLE_SECONDS", 4.0),
+        log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",
+    )
