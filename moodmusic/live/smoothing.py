@@ -1,0 +1,76 @@
+"""Temporal smoothing with hysteresis, so the shown mood follows the person, not the noise.
+
+Probabilities are smoothed with an exponential moving average whose time
+constant is in seconds (frame-rate independent). The displayed mood changes
+only when another mood has led the smoothed distribution by a margin for a
+minimum hold time; a brief flicker never reaches the page.
+
+>>> import numpy as np
+>>> s = MoodSmoother(time_constant=0.5, hold=0.6, margin=0.1)
+>>> happy = np.array([0, 0, 1, 0, 0, 0.]); sad = np.array([0, 0, 0, 0, 1, 0.])
+>>> [s.update(happy, t / 10).mood for t in range(0, 20)][-1]
+'happy'
+>>> s.update(sad, 2.05).mood   # one sad frame does not flip it
+'happy'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodmusic.moods import MOODS
+
+
+@dataclass(frozen=True)
+class Smoothed:
+    mood: str | None
+    confidence: float
+    probs: np.ndarray | None
+    changed: bool  # the displayed mood changed on this update
+
+
+class MoodSmoother:
+    def __init__(self, time_constant: float = 0.8, hold: float = 0.7, margin: float = 0.08) -> None:
+        self.time_constant = time_constant
+        self.hold = hold
+        self.margin = margin
+        self.reset()
+
+    def reset(self) -> None:
+        self._probs: np.ndarray | None = None
+        self._t: float | None = None
+        self._mood: str | None = None
+        self._candidate: str | None = None
+        self._candidate_since = 0.0
+
+    @property
+    def probs(self) -> np.ndarray | None:
+        return None if self._probs is None else self._probs.copy()
+
+    def update(self, probs: np.ndarray, t: float) -> Smoothed:
+        """Feed fused probabilities observed at time t (seconds, monotonic)."""
+        p = np.asarray(probs, dtype=np.float64)
+        if self._probs is None or self._t is None:
+            self._probs = p.copy()
+        else:
+            dt = max(0.0, t - self._t)
+            alpha = 1.0 - np.exp(-dt / self.time_constant) if self.time_constant > 0 else 1.0
+            self._probs = (1 - alpha) * self._probs + alpha * p
+        self._t = t
+        leader = MOODS[int(np.argmax(self._probs))]
+        changed = False
+        if self._mood is None:
+            self._mood, changed = leader, True
+            self._candidate = None
+        elif leader != self._mood:
+            lead = self._probs[MOODS.index(leader)] - self._probs[MOODS.index(self._mood)]
+            if leader != self._candidate:
+                self._candidate, self._candidate_since = leader, t
+            if lead >= self.margin and t - self._candidate_since >= self.hold:
+                self._mood, changed = leader, True
+                self._candidate = None
+        else:
+            self._candidate = None
+        return Smoothed(self._mood, float(self._probs[MOODS.index(self._mood)]), self._probs.copy(), changed)

@@ -1,0 +1,60 @@
+import numpy as np
+
+from moodmusic.live.smoothing import MoodSmoother
+from moodmusic.moods import MOODS
+
+
+def onehot(mood: str) -> np.ndarray:
+    v = np.zeros(len(MOODS))
+    v[MOODS.index(mood)] = 1.0
+    return v
+
+
+def run(smoother, mood, start, seconds, fps=10):
+    out = []
+    for i in range(int(seconds * fps)):
+        out.append(smoother.update(onehot(mood), start + i / fps))
+    return out
+
+
+def test_first_reading_sets_mood():
+    s = MoodSmoother()
+    r = s.update(onehot("neutral"), 0.0)
+    assert r.mood == "neutral" and r.changed
+
+
+def test_flicker_is_ignored():
+    s = MoodSmoother(time_constant=0.5, hold=0.7, margin=0.1)
+    run(s, "happy", 0.0, 2.0)
+    for k in range(5):  # one stray frame every half second
+        t = 2.0 + k * 0.5
+        assert s.update(onehot("angry"), t).mood == "happy"
+        run(s, "happy", t + 0.1, 0.4)
+    assert s.update(onehot("happy"), 5.0).mood == "happy"
+
+
+def test_sustained_change_switches_within_bounded_time():
+    s = MoodSmoother(time_constant=0.5, hold=0.7, margin=0.1)
+    run(s, "happy", 0.0, 3.0)
+    results = run(s, "sad", 3.0, 3.0)
+    switched = [i for i, r in enumerate(results) if r.changed]
+    assert len(switched) == 1 and results[-1].mood == "sad"
+    delay = switched[0] / 10
+    assert 0.7 <= delay <= 1.5  # not before the hold, not much after
+
+
+def test_rate_independent():
+    a, b = MoodSmoother(), MoodSmoother()
+    run(a, "happy", 0, 2, fps=30)
+    run(b, "happy", 0, 2, fps=5)
+    ra = run(a, "sad", 2, 1.0, fps=30)[-1]
+    rb = run(b, "sad", 2, 1.0, fps=5)[-1]
+    assert abs(ra.probs[MOODS.index("sad")] - rb.probs[MOODS.index("sad")]) < 0.05
+
+
+def test_reset_forgets():
+    s = MoodSmoother()
+    run(s, "happy", 0, 1)
+    s.reset()
+    assert s.probs is None
+    assert s.update(onehot("fear"), 10.0).mood == "fear"
