@@ -30,13 +30,17 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 
-reqs=requirements.txt
-[ $dev = 1 ] && reqs=requirements-dev.txt
 stamp=.venv/.moodmusic-$(cat requirements.txt requirements-dev.txt pyproject.toml | sha1sum | cut -c1-12)-$dev
 if [ ! -f "$stamp" ]; then
   echo "setup: installing Python packages into .venv (first run takes a few minutes)"
-  "${pip[@]}" torch==2.13.0
-  "${pip[@]}" -r "$reqs"
+  # requirements.txt names PyTorch's CPU index for hosted Streamlit; here torch's
+  # CPU build comes first from pip's own sources, and the rest without that index.
+  local_reqs=$(mktemp)
+  grep -v '^--extra-index-url' requirements.txt > "$local_reqs"
+  [ $dev = 1 ] && grep -v '^-r ' requirements-dev.txt >> "$local_reqs"
+  "${pip[@]}" "$(grep '^torch==' requirements.txt)"
+  "${pip[@]}" -r "$local_reqs"
+  rm -f "$local_reqs"
   "${pip[@]}" --no-deps -e .
   touch "$stamp"
 fi
