@@ -1,0 +1,150 @@
+"""moodmusic — the live page: webcam + microphone → mood → music that fits.
+
+Run: `streamlit run app.py` (or `scripts/app`, which installs first).
+The page only reads the live engine's snapshot; the engine runs in the media
+threads, and music is asked for only when a new mood has held for a while.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import streamlit as st
+
+st.set_page_config(page_title="moodmusic", page_icon="🎵", layout="wide")
+
+from moodmusic.live.session import LiveSession  # noqa: E402
+from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
+from moodmusic.moods import MOODS  # noqa: E402
+from moodmusic.ui import components as ui  # noqa: E402
+from moodmusic.ui import resources, spotify_account, streamer  # noqa: E402
+
+STRATEGY_LABELS = {"match": "Match my mood", "lift": "Lift me up", "calm": "Calm me down"}
+
+settings = resources.settings()
+state = st.session_state
+
+st.title("🎵 moodmusic")
+st.caption("Press START and allow camera and microphone: the page reads how you seem to feel from your face and voice, and picks music that fits.")
+
+try:
+    experts = resources.experts()
+except Exception as exc:  # a missing or damaged model file: say which and how to restore it
+    st.error(f"The emotion models could not be loaded: {exc}")
+    st.stop()
+for problem in experts.problems:
+    st.warning(problem)
+
+if "session_id" not in state:
+    state.session_id = uuid.uuid4().hex
+if "live" not in state or state.live.closed:
+    state.live = LiveSession(experts.face, experts.voice)
+live: LiveSession = state.live
+
+with st.sidebar:
+    st.header("Music")
+    strategy = st.radio("Strategy", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, key="strategy")
+    try:
+        recommender = state.get("recommender")
+        if recommender is None:
+            from moodmusic.music import Recommender
+
+            recommender = state.recommender = Recommender(catalog=resources.catalog(), settings=settings)
+        genre = st.selectbox("Genre", ["any"] + recommender.genres(), key="genre")
+        decade = st.selectbox("Decade", ["any"] + recommender.decades(), key="decade")
+    except Exception as exc:
+        recommender, genre, decade = None, "any", "any"
+        st.error(f"The music catalog could not be loaded: {exc}")
+    paused = st.toggle("Pause recommendations", key="paused")
+    stable = st.slider("Recommend after the mood holds for (s)", 1.0, 15.0, float(settings.stable_seconds), 0.5)
+player = spotify_account.account(settings)
+
+left, right = st.columns([5, 7], gap="large")
+with left:
+    playing = streamer.render(lambda: state.get("live"))
+    if not turn_configured():
+        st.caption(
+            "No TURN relay is configured, so live video works on this computer and its network only. "
+            "If START keeps spinning on a hosted app, use **Analyse a clip** in the sidebar instead."
+        )
+
+
+@st.fragment(run_every=0.5)
+def live_panel() -> None:
+    snap = live.snapshot()
+    ui.mood_badge(snap.mood, snap.confidence, snap.state)
+    ui.evidence_bars(snap.face, snap.voice, snap.face_state, snap.voice_state)
+    ui.timeline_chart(snap.timeline, now=snap.updated)
+    ui.status_line(snap)
+
+
+def _feedback(track_id: str, liked: bool) -> None:
+    if recommender is not None:
+        recommender.feedback(track_id, liked)
+    try:
+        resources.store().add_feedback(state.session_id, track_id, liked, state.recs_mood)
+    except Exception as exc:
+        state.store_problem = str(exc)
+    st.toast("Noted — more like this." if liked else "Skipped — less like this.")
+
+
+@st.fragment(run_every=1.0)
+def music_panel() -> None:
+    snap = live.snapshot()
+    now = time.monotonic()
+    if snap.mood is not None:
+        try:
+            resources.store().add_reading(
+                state.session_id, snap.mood, snap.confidence,
+                snap.face.weight if snap.face else 0.0, snap.voice.weight if snap.voice else 0.0,
+            )
+        except Exception as exc:  # the live page keeps running; the problem is shown once
+            state.store_problem = str(exc)
+    if state.get("store_problem"):
+        st.caption(f"⚠️ History is not being saved: {state.store_problem}")
+    wanted = (snap.mood, strategy, genre, decade)
+    stable_for = now - snap.mood_since if snap.mood_since is not None else 0.0
+    if (
+        recommender is not None and not paused and snap.mood is not None
+        and stable_for >= stable and wanted != state.get("recs_key")
+    ):
+        recs = recommender.recommend(
+            snap.mood, strategy, n=8,
+            genre=None if genre == "any" else genre, decade=None if decade == "any" else decade,
+        )
+        state.recs, state.recs_key, state.recs_mood = recs, wanted, snap.mood
+        try:
+            store = resources.store()
+            for rec in recs.tracks:
+                store.add_shown(
+                    state.session_id, rec.track.id, snap.mood, strategy, name=rec.track.name, artist=rec.track.artist
+                )
+        except Exception as exc:
+            state.store_problem = str(exc)
+    recs = state.get("recs")
+    if recs is None:
+        if snap.mood is None:
+            st.info("Music appears once a mood has been read.")
+        else:
+            st.info(f"Music for **{snap.mood}** in {max(0.0, stable - stable_for):.0f} s, once the mood holds.")
+        return
+    head = f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}"
+    if paused:
+        head += " (paused)"
+    st.markdown(head)
+    ui.track_list(recs, on_feedback=_feedback, key="live", player=player)
+
+
+with right:
+    live_panel()
+with left:
+    music_panel()
+
+with st.expander("What is this, and what is stored?"):
+    st.markdown(
+        "moodmusic reads facial expression (a CNN on an aligned face crop) and tone of voice "
+        "(MFCC and prosody features) and fuses them, weighting each by how clear its signal is. "
+        f"It knows six moods: {', '.join(MOODS)}. No video or audio is stored: only the mood readings, "
+        "the tracks shown and your likes/skips, in a local SQLite file you can delete on the History page."
+    )

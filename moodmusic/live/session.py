@@ -1,0 +1,363 @@
+"""The per-session live engine: frames and audio in, an immutable snapshot out.
+
+Sources (WebRTC, local devices, a file) call `on_video` and `on_audio` from
+their own threads. Video is processed in the caller's thread (the WebRTC
+callback must hand back a frame with the overlay), but only as often as the
+measured cost allows: when a step runs over budget, frames are skipped, never
+queued. Audio callbacks only append to a ring buffer; a worker thread turns
+the latest window into voice evidence every hop. Both update the fused,
+smoothed mood under one lock and publish a new `Snapshot`, which the page
+reads without blocking anything. Every exception in a step is caught, logged
+and counted; the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from moodmusic.audio import HOP_SECONDS, SAMPLE_RATE, WINDOW_SECONDS, AudioStream, VoiceActivity, voice_features
+from moodmusic.moods import MOODS
+from moodmusic.recognition.fusion import Opinion, fuse
+from moodmusic.vision import Face, FaceTracker, draw_overlay
+
+from moodmusic.live.smoothing import MoodSmoother
+
+log = logging.getLogger(__name__)
+
+# crops (N,48,48) uint8 -> probs (N,6); features (N,D) float32 -> probs (N,6)
+FaceModel = Callable[[np.ndarray], np.ndarray]
+VoiceModel = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    video_load: float = 0.5  # at most this share of a core on video; more frames are skipped
+    hop_seconds: float = HOP_SECONDS
+    window_seconds: float = WINDOW_SECONDS
+    face_half_life: float = 1.0  # seconds for face evidence to count half
+    voice_half_life: float = 2.0
+    forget_after: float = 4.0  # evidence older than this is dropped
+    signal_timeout: float = 1.5  # no frames for this long: that input is "off"
+    min_voiced: float = 0.2  # share of voiced frames in a window to call it speech
+    timeline_seconds: float = 60.0
+    timeline_step: float = 0.5
+    idle_timeout: float = 20.0  # the voice worker exits after this long without audio; audio restarts it
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one modality says now, for the page's "because"."""
+
+    probs: tuple[float, ...]
+    quality: float
+    age: float
+    weight: float = 0.0
+
+    @property
+    def mood(self) -> str:
+        return MOODS[int(np.argmax(self.probs))]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: str = "waiting"  # waiting | no signal | no face | silence | no face, silence | mood
+    mood: str | None = None
+    confidence: float = 0.0
+    probs: tuple[float, ...] | None = None
+    mood_since: float | None = None  # monotonic time the shown mood began
+    face: Evidence | None = None
+    voice: Evidence | None = None
+    face_state: str = "off"  # off | no face | face
+    voice_state: str = "off"  # off | silence | speech
+    video_fps: float = 0.0  # frames processed per second
+    video_in_fps: float = 0.0  # frames arriving per second
+    audio_fps: float = 0.0  # audio frames arriving per second
+    audio_level_db: float = -120.0
+    video_ms: float = 0.0  # median processing time per processed frame
+    voice_ms: float = 0.0
+    latency_ms: float = 0.0  # frame arrival to mood update, median
+    timeline: tuple[tuple[float, str, float], ...] = ()
+    counters: dict[str, int] = field(default_factory=dict)
+    updated: float = 0.0
+
+
+class _Rate:
+    """Events per second over a sliding window."""
+
+    def __init__(self, seconds: float = 2.0) -> None:
+        self.seconds = seconds
+        self.times: deque[float] = deque()
+
+    def tick(self, now: float, n: int = 1) -> None:
+        for _ in range(n):
+            self.times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self.times) < 2:
+            return 0.0
+        return len(self.times) / self.seconds
+
+    def _trim(self, now: float) -> None:
+        while self.times and now - self.times[0] > self.seconds:
+            self.times.popleft()
+
+
+class LiveSession:
+    """One person's live session; thread-safe; create once per browser session."""
+
+    def __init__(
+        self,
+        face_model: FaceModel | None,
+        voice_model: VoiceModel | None,
+        tracker: FaceTracker | None = None,
+        config: EngineConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        start_worker: bool = True,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.face_model = face_model
+        self.voice_model = voice_model
+        self.tracker = tracker if tracker is not None else FaceTracker()
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._audio = AudioStream(seconds=max(4.0, 2 * self.config.window_seconds))
+        self._vad = VoiceActivity()
+        self._smoother = MoodSmoother()
+        self._face: Opinion | None = None
+        self._face_t = 0.0
+        self._voice: Opinion | None = None
+        self._voice_t = 0.0
+        self._faces: list[Face] = []
+        self._last_video_in: float | None = None
+        self._last_audio_in: float | None = None
+        self._last_face_seen: float | None = None
+        self._voice_active = False
+        self._audio_db = -120.0
+        self._video_cost = 0.0  # EMA of seconds per processed frame
+        self._next_video_at = 0.0
+        self._video_ms: deque[float] = deque(maxlen=100)
+        self._voice_ms: deque[float] = deque(maxlen=40)
+        self._latency_ms: deque[float] = deque(maxlen=100)
+        self._video_in = _Rate()
+        self._video_done = _Rate()
+        self._audio_in = _Rate()
+        self._timeline: deque[tuple[float, str, float]] = deque()
+        self._mood: str | None = None
+        self._mood_since: float | None = None
+        self.counters = {
+            "video_frames": 0, "video_processed": 0, "video_skipped": 0, "audio_frames": 0,
+            "voice_hops": 0, "errors": 0, "video_errors": 0, "audio_errors": 0,
+        }
+        self._snapshot = Snapshot(updated=self.clock())
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._auto_worker = start_worker
+
+    # ------------------------------------------------------------------ inputs
+    def on_video(self, frame: np.ndarray, pixel_format: str = "bgr") -> np.ndarray:
+        """Process a frame if the budget allows; return the frame with the overlay (same shape/dtype)."""
+        arrived = self.clock()
+        with self._lock:
+            self.counters["video_frames"] += 1
+            self._last_video_in = arrived
+            self._video_in.tick(arrived)
+            skip = arrived < self._next_video_at
+            if skip:
+                self.counters["video_skipped"] += 1
+            faces_before = list(self._faces)
+        if skip:
+            return self._draw(frame, faces_before, pixel_format)
+        try:
+            faces = self.tracker.process(frame, pixel_format=pixel_format)
+            probs = None
+            if faces and self.face_model is not None:
+                probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
+            done = self.clock()
+            self._after_video(arrived, done, faces, probs)
+            return self._draw(frame, faces, pixel_format)
+        except Exception:
+            self._count_error("video_errors")
+            log.exception("video step failed; the stream continues")
+            return frame
+
+    def on_audio(self, samples: np.ndarray, rate: int, channels: int, planar: bool = False) -> None:
+        """Buffer an audio frame; never blocks on feature extraction."""
+        now = self.clock()
+        try:
+            self._audio.push(samples, rate=rate, channels=channels, planar=planar)
+            with self._lock:
+                self.counters["audio_frames"] += 1
+                self._last_audio_in = now
+                self._audio_in.tick(now)
+                if self._auto_worker and not self._stop.is_set() and not (self._worker and self._worker.is_alive()):
+                    # Started by audio and ending when audio stops, so a closed tab leaves no thread behind.
+                    self._worker = threading.Thread(target=self._voice_loop, name="moodmusic-voice", daemon=True)
+                    self._worker.start()
+        except Exception:
+            self._count_error("audio_errors")
+            log.exception("audio frame rejected; the stream continues")
+
+    # --------------------------------------------------------------- the work
+    def _after_video(self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None) -> None:
+        cost = done - arrived
+        with self._lock:
+            self.counters["video_processed"] += 1
+            self._video_done.tick(done)
+            self._video_cost = cost if self._video_cost == 0 else 0.8 * self._video_cost + 0.2 * cost
+            # Spend at most `video_load` of a core: wait cost*(1/load - 1) before the next frame.
+            self._next_video_at = done + self._video_cost * (1.0 / self.config.video_load - 1.0)
+            self._video_ms.append(cost * 1000)
+            self._faces = faces
+            if faces:
+                self._last_face_seen = done
+                if probs is not None:
+                    self._face = Opinion(probs, quality=float(faces[0].score))
+                    self._face_t = done
+            self._update_locked(done)
+            self._latency_ms.append((self.clock() - arrived) * 1000)
+
+    def voice_step(self) -> None:
+        """Turn the latest audio window into voice evidence (the worker calls this every hop)."""
+        t0 = self.clock()
+        window = self._audio.window(self.config.window_seconds)
+        if window is None:
+            return
+        activity = float(self._vad.activity(window))
+        rms = float(np.sqrt(np.mean(np.square(window[-int(SAMPLE_RATE * self.config.hop_seconds):])) + 1e-12))
+        opinion = None
+        if activity >= self.config.min_voiced and self.voice_model is not None:
+            feats = voice_features(window)
+            probs = np.asarray(self.voice_model(feats[None]))[0]
+            opinion = Opinion(probs, quality=min(1.0, activity / 0.6))
+        done = self.clock()
+        with self._lock:
+            self.counters["voice_hops"] += 1
+            self._voice_active = activity >= self.config.min_voiced
+            self._audio_db = 20 * np.log10(rms)
+            if opinion is not None:
+                self._voice, self._voice_t = opinion, done
+            self._voice_ms.append((done - t0) * 1000)
+            self._update_locked(done)
+
+    def _voice_loop(self) -> None:
+        while not self._stop.wait(self.config.hop_seconds):
+            with self._lock:
+                last = self._last_audio_in
+            if last is None or self.clock() - last > self.config.idle_timeout:
+                return
+            try:
+                self.voice_step()
+            except Exception:
+                self._count_error("audio_errors")
+                log.exception("voice step failed; the stream continues")
+
+    def _update_locked(self, now: float) -> None:
+        cfg = self.config
+        # Ages in units of each modality's half-life, so fuse() fades both correctly.
+        face_op = self._aged(self._face, self._face_t, now, cfg.face_half_life)
+        voice_op = self._aged(self._voice, self._voice_t, now, cfg.voice_half_life)
+        fused = fuse(face_op, voice_op, half_life=1.0)
+        video_on = self._last_video_in is not None and now - self._last_video_in < cfg.signal_timeout
+        audio_on = self._last_audio_in is not None and now - self._last_audio_in < cfg.signal_timeout
+        face_now = self._last_face_seen is not None and now - self._last_face_seen < cfg.signal_timeout
+        face_state = "off" if not video_on else ("face" if face_now else "no face")
+        voice_state = "off" if not audio_on else ("speech" if self._voice_active else "silence")
+        if fused.probs is not None:
+            sm = self._smoother.update(fused.probs, now)
+            if sm.mood != self._mood:
+                self._mood, self._mood_since = sm.mood, now
+            state, mood, conf, probs = "mood", sm.mood, sm.confidence, tuple(float(x) for x in sm.probs)
+            last = self._timeline[-1][0] if self._timeline else -1e9
+            if now - last >= cfg.timeline_step:
+                self._timeline.append((now, sm.mood, sm.confidence))
+        else:
+            self._smoother.reset()
+            self._mood = self._mood_since = None
+            mood, conf, probs = None, 0.0, None
+            if not video_on and not audio_on:
+                state = "no signal" if (self._last_video_in or self._last_audio_in) else "waiting"
+            else:
+                parts = [p for p, on in (("no face", video_on), ("silence", audio_on)) if on]
+                state = ", ".join(parts)
+        while self._timeline and now - self._timeline[0][0] > cfg.timeline_seconds:
+            self._timeline.popleft()
+        self._snapshot = Snapshot(
+            state=state, mood=mood, confidence=conf, probs=probs, mood_since=self._mood_since,
+            face=self._evidence(face_op, fused.weights.get("face", 0.0), cfg.face_half_life),
+            voice=self._evidence(voice_op, fused.weights.get("voice", 0.0), cfg.voice_half_life),
+            face_state=face_state, voice_state=voice_state,
+            video_fps=self._video_done.rate(now), video_in_fps=self._video_in.rate(now),
+            audio_fps=self._audio_in.rate(now), audio_level_db=float(self._audio_db),
+            video_ms=_median(self._video_ms), voice_ms=_median(self._voice_ms),
+            latency_ms=_median(self._latency_ms), timeline=tuple(self._timeline),
+            counters=dict(self.counters), updated=now,
+        )
+
+    def _aged(self, op: Opinion | None, t: float, now: float, half_life: float) -> Opinion | None:
+        if op is None or now - t > self.config.forget_after:
+            return None
+        return replace(op, age=(now - t) / half_life)
+
+    @staticmethod
+    def _evidence(op: Opinion | None, weight: float, half_life: float) -> Evidence | None:
+        if op is None:
+            return None
+        return Evidence(tuple(float(x) for x in op.probs), op.quality, op.age * half_life, weight)
+
+    def _count_error(self, kind: str) -> None:
+        with self._lock:
+            self.counters[kind] += 1
+            self.counters["errors"] += 1
+
+    def _draw(self, frame: np.ndarray, faces: list[Face], pixel_format: str) -> np.ndarray:
+        if not faces or pixel_format not in ("bgr", "rgb"):
+            return frame
+        snap = self._snapshot
+        label = f"{snap.mood} {snap.confidence:.0%}" if snap.mood else None
+        try:
+            return draw_overlay(frame, faces, label=label)
+        except Exception:
+            self._count_error("video_errors")
+            log.exception("overlay failed")
+            return frame
+
+    # ----------------------------------------------------------------- output
+    def snapshot(self) -> Snapshot:
+        """The latest state; refreshes time-dependent parts (staleness, rates) first."""
+        with self._lock:
+            self._update_locked(self.clock())
+            return self._snapshot
+
+    def close(self) -> None:
+        """Stop the worker; idempotent."""
+        self._stop.set()
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout=2.0)
+
+    @property
+    def worker_alive(self) -> bool:
+        return bool(self._worker and self._worker.is_alive())
+
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
+    def __enter__(self) -> "LiveSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _median(values: deque[float]) -> float:
+    return float(np.median(values)) if values else 0.0

@@ -1,0 +1,1 @@
+"""Thin adapters that feed a `LiveSession`: WebRTC, local devices, a media file."""

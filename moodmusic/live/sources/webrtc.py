@@ -1,0 +1,106 @@
+"""The WebRTC source: streamlit-webrtc callbacks that feed a LiveSession.
+
+Callbacks run in aiortc's worker threads. They convert PyAV frames to arrays,
+hand them to the session and return at once; they never touch `st.*`. The
+library swallows exceptions raised in callbacks (and the track stops), so
+every callback catches, logs and counts its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+
+from moodmusic.live.session import LiveSession
+
+log = logging.getLogger(__name__)
+
+TURN_VARIABLES = (
+    ("CLOUDFLARE_TURN_KEY_ID", "CLOUDFLARE_TURN_KEY_API_TOKEN"),
+    ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    ("HF_TOKEN",),
+)
+
+# Ask for a face-sized picture and the raw microphone: Chrome's speech
+# processing damps speech-like signals about 9x (see NOTES).
+MEDIA_CONSTRAINTS: dict[str, Any] = {
+    "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
+    "audio": {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False},
+}
+
+
+def turn_configured(env: dict[str, str] | None = None) -> bool:
+    """True when credentials for a TURN relay (or explicit ICE servers) are present."""
+    env = os.environ if env is None else env
+    if env.get("MOODMUSIC_ICE_SERVERS"):
+        return True
+    return any(all(env.get(name) for name in group) for group in TURN_VARIABLES)
+
+
+def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """ICE configuration for `webrtc_streamer`.
+
+    Explicit `MOODMUSIC_ICE_SERVERS` (a JSON list) wins; with TURN credentials
+    return None so streamlit-webrtc fetches relay servers itself; with neither,
+    an empty list, which works on this computer and its network with no
+    outside lookups.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("MOODMUSIC_ICE_SERVERS", "").strip()
+    if raw:
+        try:
+            servers = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"MOODMUSIC_ICE_SERVERS is not valid JSON: {exc.msg}") from None
+        if not isinstance(servers, list):
+            raise ValueError("MOODMUSIC_ICE_SERVERS must be a JSON list of ICE servers")
+        return {"iceServers": servers}
+    if turn_configured(env):
+        return None
+    return {"iceServers": []}
+
+
+def audio_frame_to_array(frame: av.AudioFrame) -> tuple[np.ndarray, int, int, bool]:
+    """(samples, rate, channels, planar) exactly as PyAV holds them."""
+    samples = frame.to_ndarray()
+    return samples, int(frame.sample_rate), len(frame.layout.channels), bool(frame.format.is_planar)
+
+
+def make_callbacks(
+    get_session: Callable[[], LiveSession | None],
+) -> tuple[Callable[[av.VideoFrame], av.VideoFrame], Callable[[av.AudioFrame], av.AudioFrame]]:
+    """Video and audio callbacks bound to whatever session `get_session` returns now."""
+
+    def video_callback(frame: av.VideoFrame) -> av.VideoFrame:
+        session = get_session()
+        if session is None or session.closed:
+            return frame
+        try:
+            image = frame.to_ndarray(format="bgr24")
+            out = session.on_video(image, pixel_format="bgr")
+            new = av.VideoFrame.from_ndarray(out, format="bgr24")
+            new.pts, new.time_base = frame.pts, frame.time_base
+            return new
+        except Exception:
+            session.counters["errors"] = session.counters.get("errors", 0) + 1
+            log.exception("video callback failed; passing the frame through")
+            return frame
+
+    def audio_callback(frame: av.AudioFrame) -> av.AudioFrame:
+        session = get_session()
+        if session is not None and not session.closed:
+            try:
+                samples, rate, channels, planar = audio_frame_to_array(frame)
+                session.on_audio(samples, rate=rate, channels=channels, planar=planar)
+            except Exception:
+                session.counters["errors"] = session.counters.get("errors", 0) + 1
+                log.exception("audio callback failed; the stream continues")
+        return frame
+
+    return video_callback, audio_callback

@@ -1,0 +1,140 @@
+"""Building blocks every page shares: mood badge, evidence bars, timeline, track list, status line.
+
+Each takes plain data (moods, probabilities, recommendations) so pages stay
+short and look alike. Text from outside is escaped (`moodmusic.ui.text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from moodmusic.moods import MOODS, STYLES
+from moodmusic.ui.text import attr, plain
+
+STATE_MESSAGES = {
+    "waiting": "Waiting for the camera and microphone…",
+    "no signal": "No signal: the camera and microphone stopped sending.",
+    "no face": "No face in view — look at the camera.",
+    "silence": "Listening… say something.",
+    "no face, silence": "No face in view, and no speech yet.",
+}
+
+
+def mood_badge(mood: str | None, confidence: float = 0.0, state: str = "mood") -> None:
+    """The large current mood; the text `Mood: <mood>` is what tools read."""
+    if mood is None:
+        message = STATE_MESSAGES.get(state, state)
+        st.html(
+            f'<div class="mm-badge mm-badge-empty" style="padding:1rem 1.2rem;border-radius:14px;'
+            f'background:#7f8c8d22;font-size:1.3rem">⏳ {attr(message)}</div>'
+        )
+        return
+    style = STYLES[mood]
+    st.html(
+        f'<div class="mm-badge" data-mood="{attr(mood)}" style="padding:1rem 1.2rem;border-radius:14px;'
+        f'background:{style.colour}33;border-left:8px solid {style.colour}">'
+        f'<span style="font-size:3.2rem;vertical-align:middle">{style.emoji}</span> '
+        f'<span style="font-size:2.2rem;font-weight:700;vertical-align:middle">Mood: {attr(mood)}</span>'
+        f'<div style="opacity:.75">confidence {confidence:.0%}</div></div>'
+    )
+
+
+def _bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
+    rows = []
+    for mood, p in zip(MOODS, probs or [0.0] * len(MOODS)):
+        colour = STYLES[mood].colour
+        rows.append(
+            f'<div style="display:flex;align-items:center;gap:.4rem;font-size:.85rem">'
+            f'<span style="width:4.8rem">{STYLES[mood].emoji} {mood}</span>'
+            f'<span style="flex:1;background:#8883;border-radius:4px;height:.7rem">'
+            f'<span style="display:block;width:{100 * float(p):.0f}%;height:100%;background:{colour};'
+            f'border-radius:4px"></span></span><span style="width:2.6rem;text-align:right">{float(p):.0%}</span></div>'
+        )
+    return (
+        f'<div class="mm-evidence" data-modality="{attr(title.lower())}"><b>{attr(title)}</b> '
+        f'<span style="opacity:.7;font-size:.8rem">{attr(note)}</span>{"".join(rows)}</div>'
+    )
+
+
+def evidence_bars(face, voice, face_state: str = "", voice_state: str = "") -> None:
+    """Why: each modality's probabilities and how much it counted (its fusion weight)."""
+    left, right = st.columns(2)
+    for col, title, ev, state in ((left, "Face", face, face_state), (right, "Voice", voice, voice_state)):
+        if ev is None:
+            note = {"off": "no input", "no face": "no face in view", "silence": "no speech"}.get(state, "no evidence yet")
+            col.html(_bars_html(title, None, note))
+        else:
+            col.html(_bars_html(title, ev.probs, f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"))
+
+
+def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, seconds: float = 60.0) -> None:
+    """Moods over the last minute, one dot per reading, coloured by mood."""
+    if not points:
+        st.caption("The timeline fills in as moods are read.")
+        return
+    df = pd.DataFrame(
+        [{"seconds ago": round(now - t, 1), "mood": m, "confidence": c} for t, m, c in points if now - t <= seconds]
+    )
+    colours = alt.Scale(domain=list(MOODS), range=[STYLES[m].colour for m in MOODS])
+    chart = (
+        alt.Chart(df)
+        .mark_circle(size=70)
+        .encode(
+            x=alt.X("seconds ago:Q", scale=alt.Scale(domain=[seconds, 0]), title="seconds ago"),
+            y=alt.Y("mood:N", sort=list(MOODS), scale=alt.Scale(domain=list(MOODS)), title=None),
+            color=alt.Color("mood:N", scale=colours, legend=None),
+            opacity=alt.Opacity("confidence:Q", legend=None, scale=alt.Scale(domain=[0.2, 1])),
+            tooltip=["mood", alt.Tooltip("confidence:Q", format=".0%"), "seconds ago"],
+        )
+        .properties(height=190)
+    )
+    st.altair_chart(chart, use_container_width=True)
+
+
+def track_list(
+    recs,
+    on_feedback: Callable[[str, bool], None] | None = None,
+    key: str = "tracks",
+    embed_height: int = 80,
+    player: Callable[[str, str], None] | None = None,
+) -> None:
+    """Each track in Spotify's embed player with a one-line reason and like/skip buttons.
+
+    With `player` (a signed-in Spotify Premium account) each track also gets
+    play-on-my-device and add-to-queue buttons.
+    """
+    if recs.note:
+        st.caption(plain(recs.note))
+    for i, rec in enumerate(recs.tracks):
+        track = rec.track
+        with st.container(border=True):
+            st.iframe(track.embed_url, height=embed_height)
+            cols = st.columns([6, 1, 1, 1, 1] if player else [6, 1, 1])
+            cols[0].caption(plain(f"{track.name} — {track.artist}: {rec.reason}" if track.artist else f"{track.name}: {rec.reason}"))
+            if on_feedback is not None:
+                if cols[1].button("👍", key=f"{key}-like-{track.id}-{i}", help="More like this"):
+                    on_feedback(track.id, True)
+                if cols[2].button("👎", key=f"{key}-skip-{track.id}-{i}", help="Less like this"):
+                    on_feedback(track.id, False)
+            if player is not None:
+                if cols[3].button("▶", key=f"{key}-play-{track.id}-{i}", help="Play on my Spotify device"):
+                    player(track.id, "play")
+                if cols[4].button("➕", key=f"{key}-queue-{track.id}-{i}", help="Add to my Spotify queue"):
+                    player(track.id, "queue")
+
+
+def status_line(snap) -> None:
+    """Processed video fps, audio activity and latency, small and out of the way."""
+    voice = {"speech": "🎙️ speech", "silence": "🎙️ quiet", "off": "🎙️ off"}[snap.voice_state]
+    face = {"face": "🙂 face", "no face": "🙂 no face", "off": "📷 off"}[snap.face_state]
+    errors = snap.counters.get("errors", 0)
+    st.caption(
+        f"{face} · {voice} ({snap.audio_level_db:.0f} dBFS) · video {snap.video_fps:.0f} fps processed "
+        f"of {snap.video_in_fps:.0f} · audio {snap.audio_fps:.0f} frames/s · "
+        f"step {snap.video_ms:.0f} ms · latency {snap.latency_ms:.0f} ms"
+        + (f" · {errors} errors (logged)" if errors else "")
+    )

@@ -1,0 +1,38 @@
+"""The seam around `webrtc_streamer`: the one call AppTest cannot run.
+
+Tests of the page replace `render` (AppTest runs the script in-process), and
+the real browser test exercises the real thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from moodmusic.live.session import LiveSession
+from moodmusic.live.sources.webrtc import MEDIA_CONSTRAINTS, make_callbacks, rtc_configuration
+
+
+def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live") -> bool:
+    """Show the START/STOP widget with the overlay video; return True while streaming."""
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    try:
+        rtc = rtc_configuration()
+    except ValueError as exc:
+        st.error(str(exc))
+        return False
+    video_cb, audio_cb = make_callbacks(get_session)
+    ctx = webrtc_streamer(
+        key=key,
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc,
+        media_stream_constraints=MEDIA_CONSTRAINTS,
+        video_frame_callback=video_cb,
+        audio_frame_callback=audio_cb,
+        sendback_audio=False,
+        async_processing=True,
+        video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
+    )
+    return bool(ctx.state.playing)

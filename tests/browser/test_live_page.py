@@ -1,0 +1,50 @@
+"""The live page in a real Chromium: START → mood, evidence, music; the server processes both media."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moodmusic.moods import MOODS
+
+pytestmark = pytest.mark.browser
+
+MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")
+
+
+def test_start_shows_mood_evidence_and_music(app_server, browser_page):
+    page = browser_page
+    page.goto(app_server, wait_until="domcontentloaded")
+    page.get_by_text("moodmusic", exact=False).first.wait_for(timeout=60_000)
+    start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+    start.click(timeout=60_000)
+
+    page.get_by_text(MOOD_TEXT).first.wait_for(timeout=45_000)
+    assert MOOD_TEXT.search(page.inner_text("body"))
+
+    bars = page.locator(".mm-evidence")
+    assert bars.count() == 2
+    assert page.locator(".mm-evidence[data-modality='face']").inner_text().count("%") >= 6
+
+    embeds = page.locator("iframe[src*='open.spotify.com/embed/track/']")
+    embeds.nth(4).wait_for(state="attached", timeout=30_000)
+    srcs = [embeds.nth(i).get_attribute("src") for i in range(embeds.count())]
+    assert len(srcs) >= 5 and all(re.fullmatch(r"https://open\.spotify\.com/embed/track/[A-Za-z0-9]{22}.*", s) for s in srcs)
+
+    # Both media reached the engine: the status line reports processed video and audio rates.
+    status = page.get_by_text(re.compile(r"video \d+ fps processed")).first
+    status.wait_for(timeout=10_000)
+
+    def rates() -> tuple[int, int]:
+        text = status.inner_text()
+        video = int(re.search(r"video (\d+) fps processed", text).group(1))
+        audio = int(re.search(r"audio (\d+) frames/s", text).group(1))
+        return video, audio
+
+    for _ in range(20):
+        video, audio = rates()
+        if video > 0 and audio > 0:
+            break
+        page.wait_for_timeout(500)
+    assert video > 0 and audio > 0, status.inner_text()

@@ -1,0 +1,187 @@
+"""The live engine fed real frames and real speech, with a hand-driven clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from moodmusic.live.session import EngineConfig, LiveSession
+from moodmusic.moods import MOODS
+from moodmusic.recognition.experts import load_experts
+
+
+@pytest.fixture(scope="module")
+def experts():
+    e = load_experts()
+    assert e.face is not None and e.voice is not None, e.problems
+    return e
+
+
+def feed_video(session, frame, clock, seconds, fps=15):
+    for _ in range(int(seconds * fps)):
+        session.on_video(frame)
+        clock.advance(1 / fps)
+
+
+def feed_audio(session, frames, clock, hop=0.5):
+    """Push 20 ms frames in real order, running a voice step every hop like the worker."""
+    since = 0.0
+    for f in frames:
+        session.on_audio(f, rate=48000, channels=2)
+        clock.advance(0.02)
+        since += 0.02
+        if since >= hop:
+            session.voice_step()
+            since = 0.0
+
+
+def make(experts, clock, face=True, voice=True, **cfg):
+    return LiveSession(
+        experts.face if face else None, experts.voice if voice else None,
+        config=EngineConfig(**cfg), clock=clock, start_worker=False,
+    )
+
+
+def test_waiting_then_no_face_then_face_then_mood(experts, clock, face_frame, blank_frame):
+    s = make(experts, clock)
+    assert s.snapshot().state == "waiting"
+    feed_video(s, blank_frame, clock, 1.0)
+    snap = s.snapshot()
+    assert (snap.state, snap.face_state, snap.mood) == ("no face", "no face", None)
+    feed_video(s, face_frame, clock, 1.0)
+    snap = s.snapshot()
+    assert snap.face_state == "face" and snap.state == "mood"
+    assert snap.mood in MOODS and 0 < snap.confidence <= 1
+    assert snap.face is not None and snap.face.weight == pytest.approx(1.0)
+    assert snap.voice is None and snap.voice_state == "off"
+    assert snap.counters["video_processed"] > 0 and snap.counters["errors"] == 0
+    assert snap.timeline and snap.timeline[-1][1] == snap.mood
+
+
+def test_silence_then_speech(experts, clock, silence_frames, speech_frames):
+    s = make(experts, clock, face=False)
+    feed_audio(s, silence_frames, clock)
+    snap = s.snapshot()
+    assert (snap.voice_state, snap.state, snap.mood) == ("silence", "silence", None)
+    assert snap.audio_level_db < -80
+    feed_audio(s, speech_frames, clock)
+    snap = s.snapshot()
+    assert snap.voice_state == "speech" and snap.state == "mood" and snap.mood in MOODS
+    assert snap.voice is not None and snap.voice.quality > 0
+    assert snap.audio_level_db > -60
+    assert snap.counters["audio_frames"] == len(silence_frames) + len(speech_frames)
+
+
+def test_both_modalities_share_the_weight(experts, clock, face_frame, speech_frames):
+    s = make(experts, clock)
+    for i, f in enumerate(speech_frames):
+        s.on_audio(f, rate=48000, channels=2)
+        if i % 3 == 0:
+            s.on_video(face_frame)
+        clock.advance(0.02)
+        if i % 25 == 24:
+            s.voice_step()
+    snap = s.snapshot()
+    assert snap.face is not None and snap.voice is not None
+    assert snap.face.weight + snap.voice.weight == pytest.approx(1.0)
+    assert 0 < snap.face.weight < 1
+
+
+def test_old_evidence_fades_then_is_forgotten(experts, clock, face_frame):
+    s = make(experts, clock, forget_after=4.0)
+    feed_video(s, face_frame, clock, 1.0)
+    assert s.snapshot().mood is not None
+    clock.advance(2.0)  # the camera stopped: evidence is 2 s old, the input is off
+    snap = s.snapshot()
+    assert snap.face_state == "off" and snap.face.age == pytest.approx(2.0, abs=0.1)
+    clock.advance(3.0)
+    snap = s.snapshot()
+    assert snap.mood is None and snap.state == "no signal" and snap.face is None
+
+
+def test_a_raising_step_does_not_stop_the_stream(experts, clock, face_frame):
+    calls = {"n": 0}
+
+    def flaky(crops):
+        calls["n"] += 1
+        if calls["n"] % 2:
+            raise RuntimeError("boom")
+        return experts.face(crops)
+
+    s = LiveSession(flaky, None, clock=clock, start_worker=False)
+    out = []
+    for _ in range(6):
+        out.append(s.on_video(face_frame))
+        clock.advance(0.1)
+    assert all(o.shape == face_frame.shape for o in out)
+    snap = s.snapshot()
+    assert snap.counters["video_errors"] == 3 and snap.counters["errors"] == 3
+    assert snap.mood is not None  # the good frames still got through
+
+
+def test_garbage_audio_is_counted_not_fatal(experts, clock, speech_frames):
+    s = make(experts, clock, face=False)
+    s.on_audio(np.zeros((3, 7, 2), np.int16), rate=48000, channels=2)
+    s.on_audio(np.zeros((1, 1920), np.int16), rate=-5, channels=2)
+    feed_audio(s, speech_frames, clock)
+    snap = s.snapshot()
+    assert snap.counters["audio_errors"] == 2 and snap.mood is not None
+
+
+def test_over_budget_frames_are_skipped_not_queued(experts, face_frame):
+    def slow(crops):
+        time.sleep(0.03)
+        return experts.face(crops)
+
+    s = LiveSession(slow, None, config=EngineConfig(video_load=0.5), start_worker=False)
+    started = time.monotonic()
+    for _ in range(40):  # a burst far faster than the engine can keep up with
+        s.on_video(face_frame)
+    elapsed = time.monotonic() - started
+    c = s.snapshot().counters
+    assert c["video_skipped"] > 0 and c["video_processed"] + c["video_skipped"] == 40
+    # Each processed frame costs >= 30 ms; skipped ones return at once, so the burst
+    # takes about processed x cost, not 40 x cost.
+    assert elapsed < 40 * 0.03
+    assert c["video_processed"] < 40
+
+
+def test_camera_only_and_microphone_only_sessions(experts, clock, face_frame, speech_frames):
+    cam = make(experts, clock, voice=False)
+    feed_video(cam, face_frame, clock, 0.5)
+    assert cam.snapshot().mood is not None
+    mic = make(experts, clock, face=False)
+    feed_audio(mic, speech_frames, clock)
+    assert mic.snapshot().mood is not None
+
+
+def test_worker_starts_with_audio_and_stops_on_close(experts, speech_frames):
+    before = threading.active_count()
+    s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.05))
+    assert not s.worker_alive
+    for f in speech_frames[:150]:
+        s.on_audio(f, rate=48000, channels=2)
+    assert s.worker_alive
+    deadline = time.monotonic() + 5
+    while s.snapshot().counters["voice_hops"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert s.snapshot().counters["voice_hops"] > 0
+    s.close()
+    assert not s.worker_alive and threading.active_count() == before
+
+
+def test_worker_exits_by_itself_when_audio_stops(experts, speech_frames):
+    s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.02, idle_timeout=0.2))
+    for f in speech_frames[:120]:
+        s.on_audio(f, rate=48000, channels=2)
+    assert s.worker_alive
+    deadline = time.monotonic() + 5
+    while s.worker_alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not s.worker_alive
+    s.on_audio(speech_frames[0], rate=48000, channels=2)  # audio returns: the worker comes back
+    assert s.worker_alive
+    s.close()

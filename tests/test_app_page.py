@@ -1,0 +1,44 @@
+"""The live page's script without a browser: AppTest with the WebRTC widget behind its seam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moodmusic.ui import streamer
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def page(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    calls = []
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live": calls.append(get_session()) or False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at, calls
+
+
+def test_page_renders_controls_and_waits_for_media(page):
+    at, calls = page
+    assert at.title[0].value.startswith("🎵 moodmusic")
+    assert [r.value for r in at.sidebar.radio] == ["match"]
+    assert at.sidebar.selectbox(key="genre").value == "any"
+    assert "Waiting for the camera and microphone" in "".join(str(h.proto) for h in at.get("html"))
+    live = at.session_state["live"]
+    assert calls and calls[0] is live  # the streamer is handed this session's engine
+    assert not live.closed
+
+
+def test_engine_survives_reruns(page):
+    at, _ = page
+    first = at.session_state["live"]
+    at.sidebar.radio(key="strategy").set_value("calm").run()
+    assert not at.exception
+    assert at.session_state["live"] is first
