@@ -1,0 +1,87 @@
+"""The music controls and list every page offers for a mood: strategy, genre, decade, like/skip.
+
+One per-session `Recommender` (kept in `st.session_state`, so likes on one
+page shape the next list on another); shown tracks and likes/skips go to the
+history store, and a store failure is noted, never raised.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from moodmusic.ui import components as ui
+from moodmusic.ui import resources
+
+STRATEGY_LABELS = {"match": "Match my mood", "lift": "Lift me up", "calm": "Calm me down"}
+
+
+def session_id() -> str:
+    """This browser session's id (the live page uses the same key)."""
+    import uuid
+
+    if "session_id" not in st.session_state:
+        st.session_state.session_id = uuid.uuid4().hex
+    return st.session_state.session_id
+
+
+def recommender():
+    """The session's recommender, or None with an error shown when the catalog cannot be loaded."""
+    state = st.session_state
+    if state.get("recommender") is None:
+        try:
+            from moodmusic.music import Recommender
+
+            state.recommender = Recommender(catalog=resources.catalog(), settings=resources.settings())
+        except Exception as exc:  # a damaged catalog: the analysis still stands
+            st.error(f"The music catalog could not be loaded: {exc}")
+            return None
+    return state.recommender
+
+
+def controls(key: str) -> tuple[str, str | None, str | None]:
+    """Strategy, genre and decade pickers (None = any), laid out in one row."""
+    rec = recommender()
+    a, b, c = st.columns([3, 2, 2])
+    strategy = a.radio("Strategy", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, key=f"{key}-strategy",
+                       horizontal=True)
+    genres = rec.genres() if rec is not None else []
+    decades = rec.decades() if rec is not None else []
+    genre = b.selectbox("Genre", ["any"] + genres, key=f"{key}-genre")
+    decade = c.selectbox("Decade", ["any"] + decades, key=f"{key}-decade")
+    return strategy, None if genre == "any" else genre, None if decade == "any" else decade
+
+
+def music_for(mood: str, key: str, n: int = 8) -> None:
+    """Controls plus a track list for `mood`; the list is recomputed only when a choice changes."""
+    strategy, genre, decade = controls(key)
+    rec = recommender()
+    if rec is None:
+        return
+    state = st.session_state
+    wanted = (mood, strategy, genre, decade)
+    if state.get(f"{key}-recs-key") != wanted:
+        recs = rec.recommend(mood, strategy, n=n, genre=genre, decade=decade)
+        state[f"{key}-recs"], state[f"{key}-recs-key"] = recs, wanted
+        _note_shown(recs)
+    recs = state[f"{key}-recs"]
+    st.markdown(f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}")
+
+    def feedback(track_id: str, liked: bool) -> None:
+        rec.feedback(track_id, liked)
+        try:
+            resources.store().add_feedback(session_id(), track_id, liked, recs.mood)
+        except Exception as exc:
+            st.caption(f"⚠️ History is not being saved: {exc}")
+        st.toast("Noted — more like this." if liked else "Skipped — less like this.")
+
+    ui.track_list(recs, on_feedback=feedback, key=key)
+
+
+def _note_shown(recs) -> None:
+    try:
+        store = resources.store()
+        for r in recs.tracks:
+            store.add_shown(session_id(), r.track.id, recs.mood, recs.strategy, name=r.track.name,
+                            artist=r.track.artist)
+    except Exception as exc:
+        st.caption(f"⚠️ History is not being saved: {exc}")

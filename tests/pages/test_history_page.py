@@ -1,0 +1,99 @@
+"""The History page: rows written through the store are shown, filtered by date, exported, and really deleted."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import PAGES
+from moodmusic.ui import history_view
+
+PAGE = str(PAGES / "2_History.py")
+
+
+def _at(hour: int, days_ago: int) -> float:
+    day = date.today() - timedelta(days=days_ago)
+    return datetime(day.year, day.month, day.day, hour, 0, 0).timestamp()
+
+
+def _fill(store) -> None:
+    """Two sessions over two days: 3 readings yesterday, 4 today; one liked track with markup in its name."""
+    for i, mood in enumerate(["sad", "sad", "neutral"]):
+        store.add_reading("yesterday-session", mood, 0.7, ts=_at(10, 1) + 2 * i)
+    for i, mood in enumerate(["happy", "happy", "happy", "surprise"]):
+        store.add_reading("today-session", mood, 0.8, ts=_at(9, 0) + 2 * i)
+    store.add_shown("today-session", "4uLU6hMCjMI75M1A2tKUQC", "happy", "match", name="Never <b>Gonna</b>",
+                    artist="Rick *Astley*")
+    store.add_feedback("today-session", "4uLU6hMCjMI75M1A2tKUQC", True, "happy")
+
+
+def _run(session_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if session_id:
+        at.session_state["session_id"] = session_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_empty_history_says_where_readings_come_from(home):
+    at = _run()
+    assert any("No mood readings yet" in e.value for e in at.info)
+
+
+def test_readings_from_the_store_are_charted_shared_per_day_and_liked_tracks_listed(home, store):
+    _fill(store)
+    at = _run()
+    assert any(m.value == "#### Moods over time · 7 readings" for m in at.markdown)
+    assert len(at.get("vega_lite_chart")) == 2  # timeline + share per day
+    shares = at.dataframe[0].value
+    assert len(shares) == 2
+    assert shares.loc[str(date.today()), "happy"] == 0.75
+    assert abs(shares.loc[str(date.today() - timedelta(days=1)), "sad"] - 2 / 3) < 1e-9
+    liked = [m.value for m in at.markdown if "happy** (1)" in m.value]
+    assert liked and "&lt;b&gt;" in liked[0] and "\\*Astley\\*" in liked[0]  # outside text escaped
+
+
+def test_the_date_filter_narrows_the_readings(home, store):
+    _fill(store)
+    at = _run()
+    today = date.today()
+    at.date_input(key="history-dates").set_value((today, today)).run()
+    assert any(m.value == "#### Moods over time · 4 readings" for m in at.markdown)
+    assert list(at.dataframe[0].value.index) == [str(today)]
+
+
+def test_delete_asks_first_and_cancel_keeps_everything(home, store):
+    _fill(store)
+    at = _run()
+    at.button(key="history-delete").click().run()
+    assert "cannot be undone" in at.warning[0].value
+    assert store.counts()["readings"] == 7  # nothing deleted yet
+    at.button(key="history-delete-no").click().run()
+    assert not at.warning and store.counts()["readings"] == 7
+
+
+def test_delete_really_empties_the_history(home, store):
+    _fill(store)
+    at = _run()
+    at.button(key="history-delete").click().run()
+    at.button(key="history-delete-yes").click().run()
+    assert not at.exception
+    assert store.counts() == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0}
+    assert any("Deleted 11 rows" in s.value for s in at.success)
+    assert any("No mood readings yet" in e.value for e in at.info)
+    assert json.loads(history_view.export_text(store))["readings"] == []
+
+
+def test_this_session_only_shows_and_deletes_just_this_session(home, store):
+    _fill(store)
+    at = _run(session_id="today-session")
+    at.radio(key="history-scope").set_value("this").run()
+    assert any(m.value == "#### Moods over time · 4 readings" for m in at.markdown)
+    at.button(key="history-delete").click().run()
+    at.button(key="history-delete-yes").click().run()
+    counts = store.counts()
+    assert counts["readings"] == 3 and counts["feedback"] == 0
+    assert {r.session_id for r in store.readings()} == {"yesterday-session"}
