@@ -43,7 +43,8 @@ def mood_badge(mood: str | None, confidence: float = 0.0, state: str = "mood") -
     )
 
 
-def _bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
+def bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
+    """One modality's bars as HTML (for pages that describe the evidence their own way)."""
     rows = []
     for mood, p in zip(MOODS, probs or [0.0] * len(MOODS)):
         colour = STYLES[mood].colour
@@ -66,9 +67,9 @@ def evidence_bars(face, voice, face_state: str = "", voice_state: str = "") -> N
     for col, title, ev, state in ((left, "Face", face, face_state), (right, "Voice", voice, voice_state)):
         if ev is None:
             note = {"off": "no input", "no face": "no face in view", "silence": "no speech"}.get(state, "no evidence yet")
-            col.html(_bars_html(title, None, note))
+            col.html(bars_html(title, None, note))
         else:
-            col.html(_bars_html(title, ev.probs, f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"))
+            col.html(bars_html(title, ev.probs, f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"))
 
 
 def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, seconds: float = 60.0) -> None:
@@ -92,7 +93,7 @@ def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, secon
         )
         .properties(height=190)
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 def track_list(

@@ -10,12 +10,13 @@ import pytest
 
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.moods import MOODS
+from moodmusic.config import MODELS_DIR
 from moodmusic.recognition.experts import load_experts
 
 
 @pytest.fixture(scope="module")
 def experts():
-    e = load_experts()
+    e = load_experts(MODELS_DIR)
     assert e.face is not None and e.voice is not None, e.problems
     return e
 
@@ -124,8 +125,8 @@ def test_a_raising_step_does_not_stop_the_stream(experts, clock, face_frame):
 
 def test_garbage_audio_is_counted_not_fatal(experts, clock, speech_frames):
     s = make(experts, clock, face=False)
-    s.on_audio(np.zeros((3, 7, 2), np.int16), rate=48000, channels=2)
-    s.on_audio(np.zeros((1, 1920), np.int16), rate=-5, channels=2)
+    s.on_audio(np.zeros((1, 7), np.int16), rate=48000, channels=2)  # odd samples for stereo
+    s.on_audio(np.zeros((1, 1920), np.int16), rate=-5, channels=2)  # impossible rate
     feed_audio(s, speech_frames, clock)
     snap = s.snapshot()
     assert snap.counters["audio_errors"] == 2 and snap.mood is not None

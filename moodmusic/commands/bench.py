@@ -1,0 +1,98 @@
+"""`bench`: speed and memory of the pipelines on real inputs (speed goals live here, not in tests)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+NAME = "bench"
+HELP = "Measure face pipeline, voice features and model latency (p50/p95) and memory on real inputs."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--iterations", type=int, default=300, help="timed iterations per step (default 300)")
+
+
+def _stats(samples: list[float]) -> tuple[float, float]:
+    import numpy as np
+
+    a = np.asarray(samples) * 1000.0
+    return round(float(np.percentile(a, 50)), 3), round(float(np.percentile(a, 95)), 3)
+
+
+def _timed(fn, iterations: int, warmup: int = 10) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(iterations):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def speech_window():
+    """Two seconds of real (espeak-ng) speech from the sample fixtures."""
+    import numpy as np
+
+    from moodmusic.audio import SAMPLE_RATE, WINDOW_SECONDS
+    from moodmusic.samples import speech
+
+    signal = np.concatenate([speech("fox"), speech("rainbow")])
+    return signal[: int(SAMPLE_RATE * WINDOW_SECONDS)]
+
+
+def run(args: argparse.Namespace) -> int:
+    import resource
+
+    import cv2
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    from moodmusic.audio import voice_features, warm_up
+    from moodmusic.samples import face_frame
+    from moodmusic.vision import FaceTracker
+
+    n = max(20, args.iterations)
+    frame = face_frame()
+    out: dict[str, float | int | str] = {"iterations": n, "threads": 1}
+
+    tracker = FaceTracker()
+    if not tracker.process(frame):
+        raise SystemExit("bench: no face found in the benchmark frame — the face models are not working")
+    out["face_ms_p50"], out["face_ms_p95"] = _stats(_timed(lambda: tracker.process(frame), n))
+    detector = FaceTracker(redetect_every=1)
+    out["face_detect_ms_p50"], out["face_detect_ms_p95"] = _stats(_timed(lambda: detector.process(frame), n))
+
+    warm_up()
+    window = speech_window()
+    out["audio_ms_p50"], out["audio_ms_p95"] = _stats(_timed(lambda: voice_features(window), n))
+
+    from moodmusic.config import load_settings
+    from moodmusic.recognition.experts import load_experts
+    from moodmusic.recognition.fusion import Opinion, fuse
+
+    experts = load_experts(load_settings().models_dir)
+    crop = tracker.process(frame)[0].crop[None]
+    feats = voice_features(window)[None]
+    if experts.face is not None and experts.voice is not None:
+        def model_step() -> None:
+            fp = experts.face(crop)[0]
+            vp = experts.voice(feats)[0]
+            fuse(Opinion(fp), Opinion(vp))
+
+        out["model_ms_p50"], out["model_ms_p95"] = _stats(_timed(model_step, n))
+    out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{'measure':<24}{'value':>10}")
+        for key, value in out.items():
+            print(f"{key:<24}{value!s:>10}")
+        print("targets: face_ms_p50 <= 5 (tracking), face_detect_ms_p50 <= 8, audio_ms_p50 <= 5, rss_mb <= 400")
+    return 0
