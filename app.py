@@ -8,7 +8,6 @@ threads, and music is asked for only when a new mood has held for a while.
 from __future__ import annotations
 
 import time
-import uuid
 
 import streamlit as st
 
@@ -18,9 +17,8 @@ from moodmusic.live.session import LiveSession  # noqa: E402
 from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
 from moodmusic.ui import components as ui  # noqa: E402
-from moodmusic.ui import resources, spotify_account, streamer  # noqa: E402
-
-STRATEGY_LABELS = {"match": "Match my mood", "lift": "Lift me up", "calm": "Calm me down"}
+from moodmusic.ui import music_panel, resources, spotify_account, streamer  # noqa: E402
+from moodmusic.ui.music_panel import STRATEGY_LABELS  # noqa: E402
 
 settings = resources.settings()
 state = st.session_state
@@ -36,8 +34,7 @@ except Exception as exc:  # a missing or damaged model file: say which and how t
 for problem in experts.problems:
     st.warning(problem)
 
-if "session_id" not in state:
-    state.session_id = uuid.uuid4().hex
+session_id = music_panel.session_id()
 if "live" not in state or state.live.closed:
     state.live = LiveSession(experts.face, experts.voice)
 live: LiveSession = state.live
@@ -45,24 +42,16 @@ live: LiveSession = state.live
 with st.sidebar:
     st.header("Music")
     strategy = st.radio("Strategy", list(STRATEGY_LABELS), format_func=STRATEGY_LABELS.get, key="strategy")
-    try:
-        recommender = state.get("recommender")
-        if recommender is None:
-            from moodmusic.music import Recommender
-
-            recommender = state.recommender = Recommender(catalog=resources.catalog(), settings=settings)
-        genre = st.selectbox("Genre", ["any"] + recommender.genres(), key="genre")
-        decade = st.selectbox("Decade", ["any"] + recommender.decades(), key="decade")
-    except Exception as exc:
-        recommender, genre, decade = None, "any", "any"
-        st.error(f"The music catalog could not be loaded: {exc}")
+    recommender = music_panel.recommender()
+    genre = st.selectbox("Genre", ["any"] + (recommender.genres() if recommender else []), key="genre")
+    decade = st.selectbox("Decade", ["any"] + (recommender.decades() if recommender else []), key="decade")
     paused = st.toggle("Pause recommendations", key="paused")
     stable = st.slider("Recommend after the mood holds for (s)", 1.0, 15.0, float(settings.stable_seconds), 0.5)
 player = spotify_account.account(settings)
 
 left, right = st.columns([5, 7], gap="large")
 with left:
-    playing = streamer.render(lambda: state.get("live"))
+    playing = streamer.render(lambda: live)  # callbacks run in media threads: no session_state there
     if not turn_configured():
         st.caption(
             "No TURN relay is configured, so live video works on this computer and its network only. "
@@ -79,16 +68,6 @@ def live_panel() -> None:
     ui.status_line(snap)
 
 
-def _feedback(track_id: str, liked: bool) -> None:
-    if recommender is not None:
-        recommender.feedback(track_id, liked)
-    try:
-        resources.store().add_feedback(state.session_id, track_id, liked, state.recs_mood)
-    except Exception as exc:
-        state.store_problem = str(exc)
-    st.toast("Noted — more like this." if liked else "Skipped — less like this.")
-
-
 @st.fragment(run_every=1.0)
 def music_panel() -> None:
     snap = live.snapshot()
@@ -96,7 +75,7 @@ def music_panel() -> None:
     if snap.mood is not None:
         try:
             resources.store().add_reading(
-                state.session_id, snap.mood, snap.confidence,
+                session_id, snap.mood, snap.confidence,
                 snap.face.weight if snap.face else 0.0, snap.voice.weight if snap.voice else 0.0,
             )
         except Exception as exc:  # the live page keeps running; the problem is shown once
@@ -113,15 +92,8 @@ def music_panel() -> None:
             snap.mood, strategy, n=8,
             genre=None if genre == "any" else genre, decade=None if decade == "any" else decade,
         )
-        state.recs, state.recs_key, state.recs_mood = recs, wanted, snap.mood
-        try:
-            store = resources.store()
-            for rec in recs.tracks:
-                store.add_shown(
-                    state.session_id, rec.track.id, snap.mood, strategy, name=rec.track.name, artist=rec.track.artist
-                )
-        except Exception as exc:
-            state.store_problem = str(exc)
+        state.recs, state.recs_key = recs, wanted
+        music_panel.note_shown(recs)
     recs = state.get("recs")
     if recs is None:
         if snap.mood is None:
@@ -133,7 +105,10 @@ def music_panel() -> None:
     if paused:
         head += " (paused)"
     st.markdown(head)
-    ui.track_list(recs, on_feedback=_feedback, key="live", player=player)
+    ui.track_list(
+        recs, key="live", player=player,
+        on_feedback=lambda track_id, liked: music_panel.record_feedback(track_id, liked, recs.mood),
+    )
 
 
 with right:

@@ -62,22 +62,26 @@ def music_for(mood: str, key: str, n: int = 8) -> None:
     if state.get(f"{key}-recs-key") != wanted:
         recs = rec.recommend(mood, strategy, n=n, genre=genre, decade=decade)
         state[f"{key}-recs"], state[f"{key}-recs-key"] = recs, wanted
-        _note_shown(recs)
+        note_shown(recs)
     recs = state[f"{key}-recs"]
     st.markdown(f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}")
+    ui.track_list(recs, on_feedback=lambda track_id, liked: record_feedback(track_id, liked, recs.mood), key=key)
 
-    def feedback(track_id: str, liked: bool) -> None:
+
+def record_feedback(track_id: str, liked: bool, mood: str) -> None:
+    """A like or skip: shapes this session's next lists and goes to the history."""
+    rec = recommender()
+    if rec is not None:
         rec.feedback(track_id, liked)
-        try:
-            resources.store().add_feedback(session_id(), track_id, liked, recs.mood)
-        except Exception as exc:
-            st.caption(f"⚠️ History is not being saved: {exc}")
-        st.toast("Noted — more like this." if liked else "Skipped — less like this.")
-
-    ui.track_list(recs, on_feedback=feedback, key=key)
+    try:
+        resources.store().add_feedback(session_id(), track_id, liked, mood)
+    except Exception as exc:
+        st.caption(f"⚠️ History is not being saved: {exc}")
+    st.toast("Noted — more like this." if liked else "Skipped — less like this.")
 
 
-def _note_shown(recs) -> None:
+def note_shown(recs) -> None:
+    """Write the tracks just shown to the history (a store failure is noted, never raised)."""
     try:
         store = resources.store()
         for r in recs.tracks:

@@ -16,7 +16,7 @@ from moodmusic.live.sources.webrtc import MEDIA_CONSTRAINTS, make_callbacks, rtc
 
 def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live") -> bool:
     """Show the START/STOP widget with the overlay video; return True while streaming."""
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+    from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
     try:
         rtc = rtc_configuration()
@@ -24,13 +24,16 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
         st.error(str(exc))
         return False
     video_cb, audio_cb = make_callbacks(get_session)
+    # Audio is consumed by a sink, not echoed back: with sendback_audio=False and an
+    # audio_frame_callback, nothing pulls the processed track and the callback never runs.
+    audio_sink = create_audio_sink_track(audio_cb, key=f"{key}-audio-sink")
     ctx = webrtc_streamer(
         key=key,
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc,
         media_stream_constraints=MEDIA_CONSTRAINTS,
         video_frame_callback=video_cb,
-        audio_frame_callback=audio_cb,
+        sink_audio_track=audio_sink,
         sendback_audio=False,
         async_processing=True,
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
