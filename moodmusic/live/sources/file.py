@@ -47,8 +47,9 @@ class FilePlayer:
         self.loop = loop
         self.speed = speed
         self.on_frame = on_frame
-        self.started_at: float | None = None
-        self.position = 0.0
+        self.started_at: float | None = None  # monotonic time of the file's t = 0 (this pass)
+        self.position = 0.0  # seconds into the file of the last frame or block delivered
+        self.duration = self.info.duration
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"moodmusic-file-{self.path.name}", daemon=True)
@@ -88,8 +89,10 @@ class FilePlayer:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self.started_at = start = time.monotonic()
+                start = None
                 for t, kind, data in self._events():
+                    if start is None:  # the clock starts with the first event, after decoding began
+                        self.started_at = start = time.monotonic() - t / self.speed
                     delay = start + t / self.speed - time.monotonic()
                     if delay > 0 and self._stop.wait(delay):
                         return
@@ -97,7 +100,10 @@ class FilePlayer:
                     if kind == "video":
                         out = self.session.on_video(data)
                         if self.on_frame is not None:
-                            self.on_frame(out)
+                            try:
+                                self.on_frame(out)
+                            except Exception:  # a broken preview must not end playback
+                                log.exception("on_frame failed; playback continues")
                     else:
                         self.session.on_audio(data, rate=SAMPLE_RATE, channels=1)
                 if not self.loop:
