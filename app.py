@@ -17,7 +17,7 @@ from moodmusic.live.session import LiveSession  # noqa: E402
 from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
 from moodmusic.ui import components as ui  # noqa: E402
-from moodmusic.ui import music_panel, resources, spotify_account, streamer  # noqa: E402
+from moodmusic.ui import local_source, music_panel, resources, spotify_account, streamer  # noqa: E402
 from moodmusic.ui.music_panel import STRATEGY_LABELS  # noqa: E402
 
 settings = resources.settings()
@@ -50,9 +50,23 @@ with st.sidebar:
 player = spotify_account.account(settings)
 
 left, right = st.columns([5, 7], gap="large")
+SOURCES = {
+    "browser": "In the browser (WebRTC)",
+    "local": "This computer's camera and microphone",
+    "file": "A file",
+}
+
 with left:
-    playing = streamer.render(lambda: live)  # callbacks run in media threads: no session_state there
-    if not turn_configured():
+    source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="source")
+    get_session = lambda: live  # noqa: E731 - media threads call this; no session_state there
+    if source == "browser":
+        local_source.release()
+        playing = streamer.render(get_session)
+    elif source == "local":
+        playing = local_source.render_local(get_session)
+    else:
+        playing = local_source.render_file(get_session)
+    if source == "browser" and not turn_configured():
         st.caption(
             "No TURN relay is configured, so live video works on this computer and its network only. "
             "If START keeps spinning on a hosted app, use **Analyse a clip** in the sidebar instead."

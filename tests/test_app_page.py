@@ -42,3 +42,13 @@ def test_engine_survives_reruns(page):
     at.sidebar.radio(key="strategy").set_value("calm").run()
     assert not at.exception
     assert at.session_state["live"] is first
+
+
+def test_source_choice_swaps_the_widget(page):
+    at, calls = page
+    before = len(calls)
+    at.radio(key="source").set_value("file").run()
+    assert not at.exception
+    assert len(calls) == before  # the WebRTC widget is not rendered for the file source
+    at.radio(key="source").set_value("browser").run()
+    assert not at.exception and len(calls) == before + 1
