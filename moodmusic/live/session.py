@@ -67,7 +67,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Snapshot:
-    state: str = "waiting"  # waiting | no signal | no face | silence | no face, silence | mood
+    state: str = "waiting"  # waiting | no signal | no face | silence | no face, silence | reading | mood
     mood: str | None = None
     confidence: float = 0.0
     probs: tuple[float, ...] | None = None
@@ -286,8 +286,8 @@ class LiveSession:
             if not video_on and not audio_on:
                 state = "no signal" if (self._last_video_in or self._last_audio_in) else "waiting"
             else:
-                parts = [p for p, on in (("no face", video_on), ("silence", audio_on)) if on]
-                state = ", ".join(parts)
+                parts = [p for p, on in (("no face", face_state == "no face"), ("silence", voice_state == "silence")) if on]
+                state = ", ".join(parts) or "reading"  # a face or speech is there, no evidence yet
         while self._timeline and now - self._timeline[0][0] > cfg.timeline_seconds:
             self._timeline.popleft()
         self._snapshot = Snapshot(

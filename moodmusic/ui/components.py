@@ -21,6 +21,7 @@ STATE_MESSAGES = {
     "no face": "No face in view — look at the camera.",
     "silence": "Listening… say something.",
     "no face, silence": "No face in view, and no speech yet.",
+    "reading": "Reading your expression…",
 }
 
 

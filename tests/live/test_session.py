@@ -186,3 +186,10 @@ def test_worker_exits_by_itself_when_audio_stops(experts, speech_frames):
     s.on_audio(speech_frames[0], rate=48000, channels=2)  # audio returns: the worker comes back
     assert s.worker_alive
     s.close()
+
+
+def test_face_without_a_face_model_reads_as_reading_not_no_face(clock, face_frame):
+    s = LiveSession(None, None, clock=clock, start_worker=False)
+    feed_video(s, face_frame, clock, 0.5)
+    snap = s.snapshot()
+    assert (snap.face_state, snap.state, snap.mood) == ("face", "reading", None)
