@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
+
+from moodmusic.samples import make_clip
 
 FPS = 15
 
@@ -50,47 +49,6 @@ def place(image: np.ndarray, width: int = 640, height: int = 480, face_height: i
     y, x = (height - h) // 2, (width - w) // 2
     frame[y : y + h, x : x + w] = image
     return frame
-
-
-def make_clip(
-    path: str | Path,
-    segments: Sequence[tuple[np.ndarray, float]],
-    fps: int = FPS,
-    audio: np.ndarray | None = None,
-    audio_rate: int = 16000,
-) -> Path:
-    """Write an H.264 mp4 showing each (BGR frame, seconds) in turn, with optional mono float audio."""
-    path = Path(path)
-    h, w = segments[0][0].shape[:2]
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "20"})
-        vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-        aus = None
-        if audio is not None:
-            aus = out.add_stream("aac", rate=audio_rate, layout="mono")
-        index = 0
-        for frame, seconds in segments:
-            image = np.ascontiguousarray(frame[: vs.height, : vs.width])
-            for _ in range(max(1, round(seconds * fps))):
-                vf = av.VideoFrame.from_ndarray(image, format="bgr24")
-                vf.pts, vf.time_base = index, Fraction(1, fps)
-                index += 1
-                for packet in vs.encode(vf):
-                    out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
-        if aus is not None:
-            samples = np.asarray(audio, np.float32)
-            step = 1024
-            for start in range(0, len(samples), step):
-                chunk = samples[start : start + step]
-                af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-                af.sample_rate, af.pts, af.time_base = audio_rate, start, Fraction(1, audio_rate)
-                for packet in aus.encode(af):
-                    out.mux(packet)
-            for packet in aus.encode():
-                out.mux(packet)
-    return path
 
 
 def _read(image: str | Path | np.ndarray) -> np.ndarray:
@@ -158,7 +116,9 @@ def glass_to_mood(
     tail = max(hold, config.forget_after + 2.0)  # type: ignore[attr-defined]
     result: dict = {"hold_s": hold, "fps": FPS, "mood_a": mood_a, "mood_b": mood_b}
     with tempfile.TemporaryDirectory() as tmp:
-        clip = make_clip(Path(tmp) / "glass.mp4", [(blank, hold), (frame_a, hold), (frame_b, hold), (blank, tail)])
+        clip = make_clip(
+            Path(tmp) / "glass.mp4", [(blank, hold), (frame_a, hold), (frame_b, hold), (blank, tail)], fps=FPS
+        )
         session = LiveSession(experts.face, None, config=config)  # type: ignore[attr-defined,arg-type]
         player = FilePlayer(session, clip, audio=False)
         seen: list[tuple[float, str | None, str]] = []

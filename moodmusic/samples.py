@@ -6,6 +6,8 @@ so measuring speed never needs the training data or a download.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -47,3 +49,46 @@ def speech(name: str = "fox") -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"sample speech {path} is missing; restore it with git")
     return read_audio(path)
+
+
+def make_clip(
+    path: str | Path,
+    segments: Sequence[tuple[np.ndarray, float]],
+    fps: int = 15,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 16000,
+) -> Path:
+    """Write an H.264 mp4 showing each (BGR frame, seconds) in turn, with optional mono float audio."""
+    path = Path(path)
+    h, w = segments[0][0].shape[:2]
+    import av
+
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "20"})
+        vs.width, vs.height, vs.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        aus = None
+        if audio is not None:
+            aus = out.add_stream("aac", rate=audio_rate, layout="mono")
+        index = 0
+        for frame, seconds in segments:
+            image = np.ascontiguousarray(frame[: vs.height, : vs.width])
+            for _ in range(max(1, round(seconds * fps))):
+                vf = av.VideoFrame.from_ndarray(image, format="bgr24")
+                vf.pts, vf.time_base = index, Fraction(1, fps)
+                index += 1
+                for packet in vs.encode(vf):
+                    out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+        if aus is not None:
+            samples = np.asarray(audio, np.float32)
+            step = 1024
+            for start in range(0, len(samples), step):
+                chunk = samples[start : start + step]
+                af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+                af.sample_rate, af.pts, af.time_base = audio_rate, start, Fraction(1, audio_rate)
+                for packet in aus.encode(af):
+                    out.mux(packet)
+            for packet in aus.encode():
+                out.mux(packet)
+    return path

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_live import make_clip, place
+from moodmusic.bench_live import place
+from moodmusic.samples import make_clip
 from moodmusic.cli import main
 from moodmusic.live.sources import local
 from moodmusic.moods import MOODS

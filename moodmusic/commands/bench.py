@@ -13,6 +13,11 @@ HELP = "Measure face pipeline, voice features and model latency (p50/p95) and me
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--iterations", type=int, default=300, help="timed iterations per step (default 300)")
+    parser.add_argument(
+        "--glass", nargs="*", metavar="FACE", default=None,
+        help="also play blank → face A → face B → blank through the live engine in real time (about 20 s) "
+        "and report glass-to-mood delays; give two photos with different expressions for the switch figure",
+    )
 
 
 def _stats(samples: list[float]) -> tuple[float, float]:
@@ -87,6 +92,16 @@ def run(args: argparse.Namespace) -> int:
 
         out["model_ms_p50"], out["model_ms_p95"] = _stats(_timed(model_step, n))
     out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    if args.glass is not None:
+        from moodmusic.bench_live import glass_to_mood, summary
+
+        if len(args.glass) not in (0, 2):
+            from moodmusic.cli import UserError
+
+            raise UserError("--glass takes no photos (the built-in faces) or exactly two")
+        faces = tuple(args.glass) if args.glass else None
+        out.update(summary(glass_to_mood(faces=faces, experts=experts, hold=4.0)))
 
     if args.json:
         print(json.dumps(out))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from conftest import SPEECH_NAMES, as_int16, set_rms_dbfs, webrtc_frames
+from tests.audio.conftest import SPEECH_NAMES, as_int16, set_rms_dbfs, webrtc_frames
 
 from moodmusic.audio import (
     FEATURE_NAMES,

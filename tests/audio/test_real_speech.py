@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import as_int16, set_rms_dbfs
+from tests.audio.conftest import as_int16, set_rms_dbfs
 
 from moodmusic.audio import FEATURE_NAMES, SAMPLE_RATE, VoiceActivity, clip_features
 from moodmusic.media import read_audio

@@ -7,7 +7,7 @@ import threading
 import av
 import numpy as np
 import pytest
-from conftest import webrtc_frames
+from tests.audio.conftest import webrtc_frames
 
 from moodmusic.audio import SAMPLE_RATE, AudioStream
 

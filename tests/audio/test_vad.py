@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import set_rms_dbfs
+from tests.audio.conftest import set_rms_dbfs
 
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity
 

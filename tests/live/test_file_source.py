@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_live import make_clip, place
+from moodmusic.bench_live import place
+from moodmusic.samples import make_clip
 from moodmusic.config import load_settings
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.live.sources.file import FilePlayer
@@ -59,7 +60,8 @@ def test_a_clip_drives_the_engine_to_a_mood_from_face_and_voice(experts, talking
             assert snap.voice_state == "speech" and snap.face is not None
             assert snap.face.weight + snap.voice.weight == pytest.approx(1.0, abs=1e-6)
             assert snap.counters["errors"] == 0
-            assert 2.5 < player.position < 8.7  # real time: only part of the clip has played
+            # Voice needs a full 2 s window, so at least 2 s have played; real time: not all of it.
+            assert 2.0 <= player.position < 8.7
         finally:
             player.stop()
     assert not player.running and not player_threads()

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_live import make_clip, place
+from moodmusic.bench_live import place
+from moodmusic.samples import make_clip
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.live.sources import local
 from moodmusic.live.sources.local import (

@@ -21,7 +21,7 @@ def offline_settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def fake_spotify(catalog):
-    from fake_spotify import FakeSpotify, track_item
+    from tests.music.fake_spotify import FakeSpotify, track_item
 
     # Search answers: eight happy catalog tracks (ids the catalog knows), then Spotify-only ids.
     happy = [catalog.get(i) for i in HAPPY_IDS]
@@ -35,7 +35,7 @@ def fake_spotify(catalog):
 
 @pytest.fixture
 def spotify_settings(tmp_path, fake_spotify) -> Settings:
-    from fake_spotify import CLIENT_ID, CLIENT_SECRET
+    from tests.music.fake_spotify import CLIENT_ID, CLIENT_SECRET
 
     return Settings(home=tmp_path / "home", spotify_client_id=CLIENT_ID, spotify_client_secret=CLIENT_SECRET,
                     spotify_timeout_s=1.0)

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
-from conftest import FAR_FROM_HAPPY, HAPPY_IDS
-from fake_spotify import APP_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, USER_TOKEN, Answer
+from tests.music.conftest import FAR_FROM_HAPPY, HAPPY_IDS
+from tests.music.fake_spotify import APP_TOKEN, CLIENT_SECRET, REFRESH_TOKEN, USER_TOKEN, Answer
 
 from moodmusic.music import Recommender
 from moodmusic.music.cache import TTLCache

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -20,25 +18,8 @@ def make_clip(path: Path, speech: tuple[str, ...] = ("fox", "rainbow"), fps: int
     import cv2
 
     audio = np.concatenate([samples.speech(n) for n in speech])
-    seconds = len(audio) / SAMPLE_RATE
-    rgb = cv2.cvtColor(cv2.resize(samples.face_photo(), (size, size)), cv2.COLOR_BGR2RGB)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("mpeg4", rate=fps)
-        video.width, video.height, video.pix_fmt = size, size, "yuv420p"
-        sound = out.add_stream("aac", rate=SAMPLE_RATE)
-        sound.layout = "mono"
-        for i in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)[None]
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate, frame.pts, frame.time_base = SAMPLE_RATE, 0, Fraction(1, SAMPLE_RATE)
-        for packet in sound.encode(frame):
-            out.mux(packet)
-        out.mux(sound.encode())
-    return path
+    face = cv2.resize(samples.face_photo(), (size, size))
+    return samples.make_clip(path, [(face, len(audio) / SAMPLE_RATE)], fps=fps, audio=audio)
 
 
 @pytest.fixture(scope="session")

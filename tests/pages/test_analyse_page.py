@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PAGES
+from tests.pages.conftest import PAGES
 from moodmusic import samples
 from moodmusic.analysis import Analyzer
 from moodmusic.moods import MOODS

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import PAGES
+from tests.pages.conftest import PAGES
 from moodmusic.ui import history_view
 
 PAGE = str(PAGES / "2_History.py")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import PAGES
+from tests.pages.conftest import PAGES
 from moodmusic.moods import MOODS
 from moodmusic.training.card import confusion_png, write_card
 from moodmusic.ui import model_card

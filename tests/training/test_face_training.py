@@ -11,7 +11,7 @@ from moodmusic.moods import MOODS
 from moodmusic.recognition.face_expert import centre_crop
 from moodmusic.training.face import augment, class_weights
 
-from test_training_ddp import tiny_faces
+from tests.training.test_training_ddp import tiny_faces
 
 NEUTRAL = dict(max_rotate=0.0, scale=(1.0, 1.0), max_shift=0.0, flip=False, contrast=(1.0, 1.0),
                brightness=0.0, gamma=(1.0, 1.0), erase_p=0.0)

@@ -13,7 +13,7 @@ from moodmusic.training.distributed import DistInfo
 from moodmusic.training.face import augment
 from moodmusic.training.loop import TrainConfig, fit, lr_factor, seed_everything
 
-from test_training_ddp import tiny_faces
+from tests.training.test_training_ddp import tiny_faces
 
 SOLO = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 
