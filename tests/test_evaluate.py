@@ -1,0 +1,116 @@
+"""`evaluate` and the model card: figures recomputed from the weights, written where people read them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from moodmusic.audio import FEATURE_VERSION, clip_features
+from moodmusic.cli import main
+from moodmusic.moods import MOOD_INDEX, MOODS
+from moodmusic.recognition.metrics import classification_metrics
+from moodmusic.recognition.voice_expert import DEFAULT_PATH, KIND, VoiceExpert, VoiceNet
+from moodmusic.training.card import confusion_png, render_markdown, write_card
+
+SPEECH = Path(__file__).resolve().parent / "fixtures" / "speech"
+CAST = {"fox": ("05", "angry"), "rainbow": ("04", "sad"), "gaps": ("03", "happy")}
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    """RAVDESS-style folder with the three fixture recordings as test actor 21."""
+    d = tmp_path / "data" / "speech" / "ravdess" / "Actor_21"
+    d.mkdir(parents=True)
+    for name, (code, _) in CAST.items():
+        shutil.copy(SPEECH / f"{name}.flac", d / f"03-01-{code}-01-01-01-21.flac")
+    return tmp_path / "data"
+
+
+def _voice_model(folder: Path) -> VoiceExpert:
+    torch.manual_seed(0)
+    feats = np.vstack([clip_features(sf.read(SPEECH / f"{n}.flac", dtype="float32")[0]) for n in CAST])
+    net = VoiceNet(feats.shape[1])
+    net.set_scaler(feats.mean(0), feats.std(0))
+    expert = VoiceExpert(net, {"kind": KIND, "classes": list(MOODS), "feature_version": FEATURE_VERSION,
+                               "arch": net.config, "command": "python -m moodmusic train voice --epochs 1"})
+    expert.save(folder / "voice_expert.pt")
+    return expert
+
+
+def test_evaluate_reports_what_the_committed_weights_do(corpus, tmp_path):
+    models = tmp_path / "models"
+    expert = _voice_model(models)
+    rc = main(["evaluate", "--data", str(corpus), "--models", str(models), "--cache", str(tmp_path / "c"),
+               "--only", "voice", "--jobs", "1"])
+    assert rc == 0
+    card = json.loads((models / "model_card.json").read_text())
+    # recompute the clip-level figure independently: mean window probabilities per clip
+    preds, truth = [], []
+    for name, (_, mood) in CAST.items():
+        probs = expert(clip_features(sf.read(SPEECH / f"{name}.flac", dtype="float32")[0]))
+        preds.append(int(probs.mean(0).argmax()))
+        truth.append(MOOD_INDEX[mood])
+    expected = classification_metrics(truth, preds, MOODS)
+    assert card["voice"]["test"]["clip"]["confusion_matrix"] == expected["confusion_matrix"]
+    assert set(card["voice"]["gain"]) == {"+15 dB", "-10 dB"}
+    assert card["commands"]["voice expert"] == "python -m moodmusic train voice --epochs 1"
+    md = (models / "MODEL_CARD.md").read_text()
+    assert f"{100 * expected['accuracy']:.1f}%" in md
+    assert (models / card["figures"]["voice"]).is_file()
+
+
+def test_evaluate_says_what_it_could_not_evaluate(corpus, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    assert main(["evaluate", "--data", str(corpus), "--models", str(models), "--no-au", "--jobs", "1"]) == 0
+    card = json.loads((models / "model_card.json").read_text())
+    assert any(p.startswith("face:") for p in card["problems"])
+    assert any(p.startswith("voice:") for p in card["problems"])
+    assert "Not evaluated: face" in (models / "MODEL_CARD.md").read_text()
+
+
+def test_evaluate_without_data_is_a_one_line_error(tmp_path, capsys):
+    assert main(["evaluate", "--data", str(tmp_path / "nowhere"), "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--data" in err and "Traceback" not in err
+
+
+def test_the_card_names_data_licenses_limits_and_the_fusion_caveat(tmp_path):
+    m = classification_metrics([0, 1, 2, 3, 4, 5, 0], [0, 1, 2, 3, 4, 4, 1], MOODS)
+    card = {"voice": {"test": {"clip": m, "window": m}, "meta": {"command": "python -m moodmusic train voice"}},
+            "fusion": {"deployed": {"meta": {"arch": {"strategy": "gated"}}, "figures": {"same_label_pairs_test": m}}},
+            "commands": {"voice expert": "python -m moodmusic train voice"}}
+    json_path, md_path = write_card(card, tmp_path)
+    md = md_path.read_text()
+    for needle in ("CC BY-NC-SA 4.0", "CC BY-NC-ND 4.0", "research use", "actors 21–24", "unpaired same-label",
+                   "Khaireddin", "Cao et al. 2014", "Ibrahim", "58.7%", f"{100 * m['accuracy']:.1f}%",
+                   "`python -m moodmusic train voice`"):
+        assert needle in md, needle
+    assert json.loads(json_path.read_text())["voice"]["test"]["clip"]["accuracy"] == m["accuracy"]
+    assert render_markdown(card) == md
+
+
+def test_confusion_images_are_small_real_pngs(tmp_path):
+    m = classification_metrics([0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 5, 5], MOODS)
+    path = confusion_png(m["confusion_matrix"], "test", tmp_path / "cm.png")
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and 200 < img.shape[0] < 500 and path.stat().st_size < 100_000
+
+
+@pytest.mark.data
+def test_the_committed_voice_expert_hears_moods_of_an_unseen_actor(shared_data):
+    """RAVDESS actor 21 is in the held-out test split: well above chance (1/6) at clip level."""
+    from moodmusic.training.voice import list_clips
+
+    expert = VoiceExpert.load(DEFAULT_PATH, feature_version=FEATURE_VERSION)
+    clips = [c for c in list_clips(shared_data) if c.actor == 21 and c.corpus == "ravdess"]
+    hits = [int(expert(clip_features(sf.read(c.path, dtype="float32")[0])).mean(0).argmax()) == MOOD_INDEX[c.mood]
+            for c in clips]
+    assert len(clips) == 52 and np.mean(hits) > 0.4
