@@ -86,7 +86,7 @@ def glass_to_mood(
     from moodmusic.live.session import EngineConfig, LiveSession
     from moodmusic.live.sources.file import FilePlayer
     from moodmusic.moods import MOODS
-    from moodmusic.recognition.experts import load_experts
+    from moodmusic.pipeline import load_experts
     from moodmusic.vision import FaceTracker
 
     torch.set_num_threads(1)

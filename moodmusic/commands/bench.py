@@ -77,11 +77,10 @@ def run(args: argparse.Namespace) -> int:
     window = speech_window()
     out["audio_ms_p50"], out["audio_ms_p95"] = _stats(_timed(lambda: voice_features(window), n))
 
-    from moodmusic.config import load_settings
-    from moodmusic.recognition.experts import load_experts
+    from moodmusic.pipeline import load_experts
     from moodmusic.recognition.fusion import Opinion, fuse
 
-    experts = load_experts(load_settings().models_dir)
+    experts = load_experts()
     crop = tracker.process(frame)[0].crop[None]
     feats = voice_features(window)[None]
     if experts.face is not None and experts.voice is not None:

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from moodmusic.live.runner import watch
     from moodmusic.live.session import LiveSession
     from moodmusic import media
-    from moodmusic.recognition.experts import load_experts
+    from moodmusic.pipeline import load_experts
 
     if args.file:
         try:

@@ -30,7 +30,7 @@ def experts():
     import torch
 
     from moodmusic.audio import warm_up
-    from moodmusic.recognition.experts import load_experts
+    from moodmusic.pipeline import load_experts
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

@@ -17,7 +17,7 @@ from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.live.sources.file import FilePlayer
 from moodmusic.media import MediaError
 from moodmusic.moods import MOODS
-from moodmusic.recognition.experts import load_experts
+from moodmusic.pipeline import load_experts
 
 
 def wait_for(condition, timeout: float = 10.0, step: float = 0.05) -> bool:

@@ -10,13 +10,12 @@ import pytest
 
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.moods import MOODS
-from moodmusic.config import MODELS_DIR
-from moodmusic.recognition.experts import load_experts
+from moodmusic.pipeline import load_experts
 
 
 @pytest.fixture(scope="module")
 def experts():
-    e = load_experts(MODELS_DIR)
+    e = load_experts()
     assert e.face is not None and e.voice is not None, e.problems
     return e
 

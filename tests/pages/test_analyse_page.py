@@ -13,7 +13,7 @@ from tests.pages.conftest import PAGES
 from moodmusic import samples
 from moodmusic.analysis import Analyzer
 from moodmusic.moods import MOODS
-from moodmusic.recognition.experts import load_experts
+from moodmusic.pipeline import load_experts
 
 PAGE = str(PAGES / "1_Analyse_a_clip.py")
 MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")

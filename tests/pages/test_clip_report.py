@@ -12,7 +12,7 @@ import pytest
 from moodmusic.analysis import Analyzer
 from moodmusic.media import MediaError
 from moodmusic.moods import MOODS
-from moodmusic.recognition.experts import load_experts
+from moodmusic.pipeline import load_experts
 from moodmusic.ui import clip_report
 
 

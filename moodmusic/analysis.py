@@ -1,0 +1,181 @@
+"""A media file → moods: overall, per modality, and a timeline of ≈2.5 s segments.
+
+Used by `python -m moodmusic predict` and the "Analyse a clip" page, with the
+same feature code and experts as the live engine: faces through the tracker
+and face expert, speech through `clip_features` and the voice expert, and the
+two fused per segment by the same confidence-weighted `fuse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from moodmusic import media
+from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
+from moodmusic.moods import MOODS
+from moodmusic.recognition.fusion import Opinion, fuse
+from moodmusic.vision import FaceTracker, detect_faces_in_image
+
+SEGMENT_SECONDS = 2.5
+VIDEO_FPS = 6.0  # frames analysed per second of video: plenty for 2.5 s segments
+MIN_VOICED = 0.2
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    mood: str | None
+    confidence: float
+    probs: np.ndarray | None
+    face_probs: np.ndarray | None = None
+    voice_probs: np.ndarray | None = None
+
+
+@dataclass
+class Analysis:
+    path: str
+    kind: str
+    duration: float
+    probs: np.ndarray | None
+    face_detected: bool | None  # None: the media has no picture
+    face_probs: np.ndarray | None
+    voice_active: bool | None  # None: the media has no sound
+    voice_probs: np.ndarray | None
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def mood(self) -> str | None:
+        return None if self.probs is None else MOODS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return 0.0 if self.probs is None else float(np.max(self.probs))
+
+    def to_json(self) -> dict:
+        def probs(p):
+            return None if p is None else {m: round(float(x), 4) for m, x in zip(MOODS, p)}
+
+        out = {
+            "path": self.path, "kind": self.kind, "duration": round(self.duration, 3),
+            "mood": self.mood, "confidence": round(self.confidence, 4), "probs": probs(self.probs),
+            "face": None if self.face_detected is None else {"detected": self.face_detected, "probs": probs(self.face_probs)},
+            "voice": None if self.voice_active is None else {"active": self.voice_active, "probs": probs(self.voice_probs)},
+            "timeline": [],
+        }
+        if len(self.segments) > 1:
+            out["timeline"] = [
+                {"start": round(s.start, 2), "end": round(s.end, 2), "mood": s.mood, "confidence": round(s.confidence, 4)}
+                for s in self.segments
+            ]
+        return out
+
+
+def _mean(rows: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray | None:
+    if not rows:
+        return None
+    w = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.sum() <= 0:
+        return None
+    return (np.stack(rows) * w[:, None]).sum(0) / w.sum()
+
+
+class Analyzer:
+    """Holds the experts (load once) and analyses any number of files."""
+
+    def __init__(self, experts) -> None:
+        self.experts = experts
+
+    def analyse(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Analysis:
+        """Raise `media.MediaError` (a clear one-line reason) for a file that cannot be read."""
+        report = progress or (lambda fraction, message: None)
+        info = media.probe(path)
+        report(0.05, "reading")
+        if info.kind == "image":
+            return self._image(path, info)
+        face_times, face_rows, face_scores = ([], [], [])
+        if info.has_video:
+            face_times, face_rows, face_scores = self._video_faces(path, info.duration, report)
+        voice_times, voice_rows, voice_quality, heard = [], [], [], None
+        if info.kind == "audio" or info.has_audio:
+            voice_times, voice_rows, voice_quality, heard = self._voice(path, report)
+        report(0.95, "fusing")
+        return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality, heard)
+
+    # ---------------------------------------------------------------- images
+    def _image(self, path, info) -> Analysis:
+        image = media.read_image(path)
+        faces = detect_faces_in_image(image)
+        face_probs = None
+        if faces and self.experts.face is not None:
+            face_probs = np.asarray(self.experts.face(faces[0].crop[None]))[0]
+        fused = fuse(Opinion(face_probs, faces[0].score), None) if face_probs is not None else fuse(None, None)
+        return Analysis(str(path), "image", 0.0, fused.probs, bool(faces), face_probs, None, None)
+
+    # ----------------------------------------------------------------- video
+    def _video_faces(self, path, duration: float, report):
+        tracker = FaceTracker()
+        times, crops, scores = [], [], []
+        for t, frame in media.iter_video_frames(path, fps=VIDEO_FPS):
+            faces = tracker.process(frame)
+            if faces:
+                times.append(t)
+                crops.append(faces[0].crop)
+                scores.append(faces[0].score)
+            if duration > 0:
+                report(0.05 + 0.6 * min(1.0, t / duration), "looking at faces")
+        rows = []
+        if crops and self.experts.face is not None:
+            rows = list(np.asarray(self.experts.face(np.stack(crops))))
+        else:
+            times, scores = [], []
+        return times, rows, scores
+
+    # ----------------------------------------------------------------- voice
+    def _voice(self, path, report):
+        signal = media.read_audio(path)
+        report(0.7, "listening")
+        if signal.size == 0:
+            return [], [], [], False
+        bounds = window_bounds(len(signal))
+        vad = VoiceActivity()
+        activity = [float(vad.activity(signal[a:b])) for a, b in bounds]
+        voiced = [i for i, a in enumerate(activity) if a >= MIN_VOICED]
+        if not voiced or self.experts.voice is None:
+            return [], [], [], bool(voiced)
+        feats = clip_features(signal)
+        probs = np.asarray(self.experts.voice(feats[voiced]))
+        times = [(bounds[i][0] + bounds[i][1]) / 2 / SAMPLE_RATE for i in voiced]
+        quality = [min(1.0, activity[i] / 0.6) for i in voiced]
+        return times, list(probs), quality, True
+
+    # ---------------------------------------------------------------- fusion
+    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard) -> Analysis:
+        duration = max(info.duration, max(f_t + v_t, default=0.0))
+        n = max(1, int(np.ceil(duration / SEGMENT_SECONDS - 1e-6)))
+        segments = []
+        for k in range(n):
+            a, b = k * SEGMENT_SECONDS, min(duration, (k + 1) * SEGMENT_SECONDS) if n > 1 else duration
+            fi = [i for i, t in enumerate(f_t) if a <= t < b or (k == n - 1 and t >= a)]
+            vi = [i for i, t in enumerate(v_t) if a <= t < b or (k == n - 1 and t >= a)]
+            fp = _mean([f_p[i] for i in fi])
+            vp = _mean([v_p[i] for i in vi], [v_q[i] for i in vi])
+            fused = fuse(
+                Opinion(fp, float(np.mean([f_q[i] for i in fi]))) if fp is not None else None,
+                Opinion(vp, float(np.mean([v_q[i] for i in vi]))) if vp is not None else None,
+            )
+            segments.append(Segment(a, b, fused.mood, fused.confidence, fused.probs, fp, vp))
+        face_all = _mean(f_p)
+        voice_all = _mean(v_p, v_q)
+        counted = [s.probs for s in segments if s.probs is not None]
+        overall = _mean(counted)
+        return Analysis(
+            str(path), info.kind, float(duration), overall,
+            bool(f_p) if info.has_video else None, face_all,
+            heard if (info.kind == "audio" or info.has_audio) else None, voice_all,
+            segments,
+        )

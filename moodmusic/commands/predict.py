@@ -1,0 +1,63 @@
+"""`predict`: the models on image, audio and video files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+NAME = "predict"
+HELP = "Read the mood in images (jpg, png), audio (wav, flac, mp3, ogg) and video (mp4, webm, mov, avi, flv, mkv)."
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files to analyse")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--models", default=None, help="folder with the model files (default: models/)")
+
+
+def _line(result: dict) -> str:
+    if "error" in result:
+        return f"{result['path']}: error: {result['error']}"
+    parts = [f"{result['path']}: {result['mood'] or 'no mood'}"]
+    if result["mood"]:
+        parts.append(f"({result['confidence']:.0%})")
+    face, voice = result.get("face"), result.get("voice")
+    if face is not None:
+        parts.append("face " + (max(face["probs"], key=face["probs"].get) if face["probs"] else "not found"))
+    if voice is not None:
+        parts.append("voice " + (max(voice["probs"], key=voice["probs"].get) if voice["probs"] else "no speech"))
+    if result.get("timeline"):
+        parts.append(" · ".join(f"{s['start']:.1f}s {s['mood'] or '-'}" for s in result["timeline"]))
+    return "  ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from moodmusic.analysis import Analyzer
+    from moodmusic.config import load_settings
+    from moodmusic.media import MediaError
+    from moodmusic.pipeline import load_experts
+
+    torch.set_num_threads(1)
+    settings = load_settings()
+    experts = load_experts(args.models or settings.models_dir)
+    for problem in experts.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    analyzer = Analyzer(experts)
+    failed = 0
+    for path in args.paths:
+        try:
+            result = analyzer.analyse(path).to_json()
+        except MediaError as exc:
+            result = {"path": path, "error": str(exc)}
+        except Exception as exc:  # never a traceback for a file; the reason goes to the log
+            log.debug("analysis of %s failed", path, exc_info=True)
+            result = {"path": path, "error": f"could not analyse this file ({type(exc).__name__}: {exc})"}
+        failed += "error" in result
+        print(json.dumps(result) if args.json else _line(result), flush=True)
+    return 1 if failed else 0
