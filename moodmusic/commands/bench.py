@@ -14,6 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--iterations", type=int, default=300, help="timed iterations per step (default 300)")
     parser.add_argument(
+        "--live", action="store_true",
+        help="also run the live page in a real Chromium with fake camera/microphone and measure it (about 40 s; "
+        "needs the test requirements and Chromium)",
+    )
+    parser.add_argument(
         "--glass", nargs="*", metavar="FACE", default=None,
         help="also play blank → face A → face B → blank through the live engine in real time (about 20 s) "
         "and report glass-to-mood delays; give two photos with different expressions for the switch figure",
@@ -109,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("--glass takes no photos (the built-in faces) or exactly two")
         faces = tuple(args.glass) if args.glass else None
         out.update(summary(glass_to_mood(faces=faces, experts=experts, hold=4.0)))
+
+    if args.live:
+        from moodmusic.bench_browser import measure
+
+        out.update(measure())
 
     if args.json:
         print(json.dumps(out))

@@ -85,7 +85,9 @@ def make_callbacks(
             image = frame.to_ndarray(format="bgr24")
             out = session.on_video(image, pixel_format="bgr")
             new = av.VideoFrame.from_ndarray(out, format="bgr24")
-            new.pts, new.time_base = frame.pts, frame.time_base
+            new.pts = frame.pts
+            if frame.time_base is not None:
+                new.time_base = frame.time_base
             return new
         except Exception:
             session.counters["errors"] = session.counters.get("errors", 0) + 1
