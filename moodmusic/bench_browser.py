@@ -32,7 +32,7 @@ MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -68,11 +68,17 @@ def chromium_args(video: Path, audio: Path) -> list[str]:
     ]
 
 
-def start_app(home: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_app(
+    home: Path, port: int, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """`streamlit run app.py` on loopback with its own home; returns once it answers its health check."""
     env = dict(os.environ, MOODMUSIC_HOME=str(home), HOME=str(home), **(extra_env or {}))
+    for name in drop:
+        env.pop(name, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
         cwd=home, env=env, stdout=open(home / "server.log", "wb"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
@@ -102,7 +108,7 @@ def measure(seconds: float = 20.0) -> dict:
         home = Path(tmp)
         video = write_y4m(home / "face.y4m", samples.face_frame())
         audio = write_speech_wav(home / "speech.wav")
-        port = _free_port()
+        port = free_port()
         server = start_app(home, port)
         try:
             with sync_playwright() as p:
