@@ -61,11 +61,11 @@ with left:
     get_session = lambda: live  # noqa: E731 - media threads call this; no session_state there
     if source == "browser":
         local_source.release()
-        playing = streamer.render(get_session)
+        streamer.render(get_session)
     elif source == "local":
-        playing = local_source.render_local(get_session)
+        local_source.render_local(get_session)
     else:
-        playing = local_source.render_file(get_session)
+        local_source.render_file(get_session)
     if source == "browser" and not turn_configured():
         st.caption(
             "No TURN relay is configured, so live video works on this computer and its network only. "
