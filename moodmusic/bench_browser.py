@@ -71,14 +71,18 @@ def chromium_args(video: Path, audio: Path) -> list[str]:
 def start_app(
     home: Path, port: int, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
 ) -> subprocess.Popen:
-    """`streamlit run app.py` on loopback with its own home; returns once it answers its health check."""
+    """`streamlit run app.py` on loopback with its own home; returns once it answers its health check.
+
+    It runs in `home`, so the repository's .streamlit/config.toml is not read:
+    the settings that matter for speed are passed on the command line.
+    """
     env = dict(os.environ, MOODMUSIC_HOME=str(home), HOME=str(home), **(extra_env or {}))
     for name in drop:
         env.pop(name, None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+         "--server.fileWatcherType", "none", "--runner.postScriptGC", "false"],
         cwd=home, env=env, stdout=open(home / "server.log", "wb"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
