@@ -16,7 +16,7 @@ import numpy as np
 
 from moodmusic import media
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
-from moodmusic.moods import MOODS
+from moodmusic.moods import MOODS, top_mood
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
 
@@ -50,7 +50,7 @@ class Analysis:
 
     @property
     def mood(self) -> str | None:
-        return None if self.probs is None else MOODS[int(np.argmax(self.probs))]
+        return top_mood(self.probs)
 
     @property
     def confidence(self) -> float:

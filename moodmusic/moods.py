@@ -57,6 +57,13 @@ RAVDESS_CODES: dict[str, str] = {
 }
 
 
+def top_mood(probs) -> str | None:
+    """The most likely mood of a probability vector over MOODS (None for no vector)."""
+    if probs is None:
+        return None
+    return MOODS[max(range(len(MOODS)), key=lambda i: probs[i])]
+
+
 def map_label(label: str, dataset: str, label_map: dict[str, str | None] | None = None) -> str | None:
     """Map a dataset's own label to a mood (None: not one of the six, drop it)."""
     table = label_map if label_map is not None else LABEL_MAPS[dataset]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moodmusic.moods import MOODS
+from moodmusic.moods import MOODS, top_mood
 
 # How far each expert is trusted relative to the other when both are equally
 # sure, from their speaker-/subject-independent test accuracy (model card).
@@ -46,7 +46,7 @@ class Fused:
 
     @property
     def mood(self) -> str | None:
-        return None if self.probs is None else MOODS[int(np.argmax(self.probs))]
+        return top_mood(self.probs)
 
     @property
     def confidence(self) -> float:
