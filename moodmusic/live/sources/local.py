@@ -233,8 +233,42 @@ def _backend(cap: Any) -> str:
         return ""
 
 
+# ------------------------------------------------------------------ threads
+class _ThreadedSource:
+    """Start once, stop idempotently: the lifecycle both device sources share."""
+
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def _thread_name(self) -> str:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _before_start(self) -> None:
+        """Fail here, clearly, rather than later in the thread."""
+
+    def start(self):
+        if self._thread is not None:
+            raise RuntimeError(f"a {type(self).__name__} starts once; make a new one")
+        self._before_start()
+        self._thread = threading.Thread(target=self._run, name=self._thread_name(), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
+
+
 # ------------------------------------------------------------------ camera
-class CameraSource:
+class CameraSource(_ThreadedSource):
     """Reads a camera (or a file/URL through the same API) on a thread and feeds `session.on_video`.
 
     Frames are mirrored when `mirror` (default: for device numbers only, so the
@@ -281,21 +315,8 @@ class CameraSource:
             raise DeviceError(f"{self.name} cannot be opened: {self.error} (see `python -m moodmusic devices`)")
         cap.release()
 
-    def start(self) -> "CameraSource":
-        if self._thread is not None:
-            raise RuntimeError("a CameraSource starts once; make a new one")
-        self._thread = threading.Thread(target=self._run, name=f"moodmusic-camera-{self.target}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return bool(self._thread and self._thread.is_alive())
+    def _thread_name(self) -> str:
+        return f"moodmusic-camera-{self.target}"
 
     @property
     def streaming(self) -> bool:
@@ -402,7 +423,7 @@ def _is_url(target: int | str) -> bool:
 
 
 # ------------------------------------------------------------------ microphone
-class MicrophoneSource:
+class MicrophoneSource(_ThreadedSource):
     """Records a microphone with a PortAudio callback stream and feeds `session.on_audio`.
 
     The stream runs at the device's native rate, 16-bit, mono where offered
@@ -448,22 +469,11 @@ class MicrophoneSource:
         self.device = find_microphone(self.spec)
         return self.device
 
-    def start(self) -> "MicrophoneSource":
-        if self._thread is not None:
-            raise RuntimeError("a MicrophoneSource starts once; make a new one")
+    def _thread_name(self) -> str:
+        return "moodmusic-microphone"
+
+    def _before_start(self) -> None:
         sounddevice()  # no PortAudio: fail now, clearly, rather than in the thread
-        self._thread = threading.Thread(target=self._run, name="moodmusic-microphone", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 3.0) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return bool(self._thread and self._thread.is_alive())
 
     @property
     def streaming(self) -> bool:
