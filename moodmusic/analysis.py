@@ -16,7 +16,7 @@ import numpy as np
 
 from moodmusic import media
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
-from moodmusic.moods import MOODS, top_mood
+from moodmusic.moods import MOODS, top_confidence, top_mood
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
 
@@ -54,7 +54,7 @@ class Analysis:
 
     @property
     def confidence(self) -> float:
-        return 0.0 if self.probs is None else float(np.max(self.probs))
+        return top_confidence(self.probs)
 
     def to_json(self) -> dict:
         def probs(p):

@@ -64,6 +64,11 @@ def top_mood(probs) -> str | None:
     return MOODS[max(range(len(MOODS)), key=lambda i: probs[i])]
 
 
+def top_confidence(probs) -> float:
+    """The probability of the most likely mood (0 for no vector)."""
+    return 0.0 if probs is None else float(max(probs))
+
+
 def map_label(label: str, dataset: str, label_map: dict[str, str | None] | None = None) -> str | None:
     """Map a dataset's own label to a mood (None: not one of the six, drop it)."""
     table = label_map if label_map is not None else LABEL_MAPS[dataset]

@@ -20,6 +20,7 @@ from moodmusic.samples import make_clip
 from moodmusic.cli import main
 from moodmusic.live.sources import local
 from moodmusic.moods import MOODS
+from tests.live.conftest import install_file_microphone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,14 +37,7 @@ def talking_clip(tmp_path_factory) -> Path:
 def file_microphone(tmp_path, monkeypatch):
     """A real ALSA capture device named "filemic" that plays fox.flac then rainbow.flac."""
     speech = np.concatenate([samples.speech("fox"), samples.speech("rainbow")])
-    raw = tmp_path / "speech.raw"
-    (np.clip(speech, -1, 1) * 32767).astype("<i2").tofile(raw)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".asoundrc").write_text(local.file_microphone_asoundrc(raw, "filemic"))
-    monkeypatch.setenv("HOME", str(home))
-    local.refresh_audio_devices()
-    yield home
+    yield install_file_microphone(tmp_path, monkeypatch, speech)
     monkeypatch.undo()
     local.refresh_audio_devices()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moodmusic.moods import MOODS, top_mood
+from moodmusic.moods import MOODS, top_confidence, top_mood
 
 # How far each expert is trusted relative to the other when both are equally
 # sure, from their speaker-/subject-independent test accuracy (model card).
@@ -50,7 +50,7 @@ class Fused:
 
     @property
     def confidence(self) -> float:
-        return 0.0 if self.probs is None else float(np.max(self.probs))
+        return top_confidence(self.probs)
 
 
 def clean_probs(probs: np.ndarray) -> np.ndarray | None:

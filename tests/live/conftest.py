@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import av
@@ -60,3 +61,27 @@ def speech_frames() -> list[np.ndarray]:
 @pytest.fixture(scope="session")
 def silence_frames() -> list[np.ndarray]:
     return [np.zeros((1, 1920), np.int16) for _ in range(150)]
+
+
+def wait_for(condition, timeout: float = 10.0, step: float = 0.05) -> bool:
+    """Poll `condition` until it holds or `timeout` seconds pass; its last value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def install_file_microphone(tmp_path: Path, monkeypatch, speech: np.ndarray) -> Path:
+    """A real ALSA capture device named "filemic" that plays `speech` (16 kHz mono), then silence."""
+    from moodmusic.live.sources import local
+
+    raw = tmp_path / "speech.raw"
+    (np.clip(speech, -1, 1) * 32767).astype("<i2").tofile(raw)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text(local.file_microphone_asoundrc(raw, "filemic"))
+    monkeypatch.setenv("HOME", str(home))
+    local.refresh_audio_devices()  # PortAudio reads the ALSA configuration when it starts
+    return home

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
+from tests.live.conftest import wait_for
 from moodmusic.bench_live import place
 from moodmusic.samples import make_clip
 from moodmusic.config import load_settings
@@ -18,15 +19,6 @@ from moodmusic.live.sources.file import FilePlayer
 from moodmusic.media import MediaError
 from moodmusic.moods import MOODS
 from moodmusic.pipeline import load_experts
-
-
-def wait_for(condition, timeout: float = 10.0, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def player_threads() -> list[str]:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
+from tests.live.conftest import install_file_microphone, wait_for
 from moodmusic.bench_live import place
 from moodmusic.samples import make_clip
 from moodmusic.live.session import EngineConfig, LiveSession
@@ -31,15 +32,6 @@ from moodmusic.live.sources.local import (
 FAST = EngineConfig(signal_timeout=0.5)
 
 
-def wait_for(condition, timeout: float = 10.0, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
 def source_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(("moodmusic-camera", "moodmusic-microphone"))]
 
@@ -54,15 +46,7 @@ def astronaut_clip(tmp_path_factory) -> Path:
 @pytest.fixture
 def file_microphone(tmp_path, monkeypatch):
     """A real ALSA capture device named "filemic" that plays fox.flac, then silence."""
-    speech = samples.speech("fox")
-    raw = tmp_path / "fox.raw"
-    (np.clip(speech, -1, 1) * 32767).astype("<i2").tofile(raw)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".asoundrc").write_text(local.file_microphone_asoundrc(raw, "filemic"))
-    monkeypatch.setenv("HOME", str(home))
-    local.refresh_audio_devices()  # PortAudio reads the ALSA configuration when it starts
-    yield home
+    yield install_file_microphone(tmp_path, monkeypatch, samples.speech("fox"))
     monkeypatch.undo()
     local.refresh_audio_devices()
 
