@@ -11,12 +11,11 @@ Reported (seconds, measured from the frame where the picture changed):
   (None when both faces read as the same mood: then there is no change to time);
 - `clear_s`: B → blank, until the engine stops showing a mood.
 
-The faces default to the astronaut (`tests/fixtures/faces/astronaut.jpg`,
-public domain) framed as in `samples.face_frame` (A) and framed tighter (B).
-No public-domain or CC0 photo of another expression ships in the installed
-packages, so with the defaults A and B usually read as the same mood and
-`switch_s` is None with a note saying so; pass two images whose expressions
-differ (`faces=(a, b)`, paths or BGR arrays) to time a real switch. The last
+The faces default to two public-domain portraits in `tests/fixtures/faces/`:
+the astronaut framed as in `samples.face_frame` (A, read as happy) and Grace
+Hopper (B, read as neutral), so the default run times a real expression
+change. Other photos can be passed (`faces=(a, b)`, paths or BGR arrays); when
+both read as the same mood, `switch_s` is None with a note saying so. The last
 blank lasts long enough for the engine to forget the face (`forget_after`).
 
 Run: `python -m moodmusic.bench_live [A.jpg B.jpg]`.
@@ -60,11 +59,10 @@ def _read(image: str | Path | np.ndarray) -> np.ndarray:
 
 
 def default_faces() -> tuple[np.ndarray, np.ndarray]:
-    """The astronaut's head (as in `samples.face_frame`) and the same face framed tighter."""
-    from moodmusic.samples import face_photo
+    """The astronaut's head (as in `samples.face_frame`) and Grace Hopper's."""
+    from moodmusic.samples import face_photo, second_face
 
-    photo = face_photo()
-    return photo[0:300, 100:330], photo[40:240, 140:300]
+    return face_photo()[0:300, 100:330], second_face()
 
 
 def glass_to_mood(

@@ -17,15 +17,25 @@ from moodmusic.config import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
 ASTRONAUT = FIXTURES / "faces" / "astronaut.jpg"
+HOPPER = FIXTURES / "faces" / "grace_hopper.jpg"
 SPEECH_DIR = FIXTURES / "speech"
 
 
-def face_photo() -> np.ndarray:
-    """The astronaut portrait (512x512 BGR)."""
-    image = cv2.imread(str(ASTRONAUT), cv2.IMREAD_COLOR)
+def face_photo(path: Path = ASTRONAUT) -> np.ndarray:
+    """The astronaut portrait (512x512 BGR), or another fixture face such as `HOPPER`."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise FileNotFoundError(f"sample face {ASTRONAUT} is missing; restore it with git")
+        raise FileNotFoundError(f"sample face {path} is missing; restore it with git")
     return image
+
+
+def second_face() -> np.ndarray:
+    """Grace Hopper's head (public domain): a calmer, older face than the astronaut's smile.
+
+    The face expert reads the astronaut as happy and this one as neutral, so the
+    pair gives `bench --glass` a real expression change to time.
+    """
+    return face_photo(HOPPER)[60:460, 80:460]
 
 
 def face_frame(width: int = 640, height: int = 480) -> np.ndarray:

@@ -32,7 +32,7 @@ class Smoothed:
 
 
 class MoodSmoother:
-    def __init__(self, time_constant: float = 0.8, hold: float = 0.7, margin: float = 0.08) -> None:
+    def __init__(self, time_constant: float = 0.6, hold: float = 0.5, margin: float = 0.08) -> None:
         self.time_constant = time_constant
         self.hold = hold
         self.margin = margin
@@ -42,8 +42,7 @@ class MoodSmoother:
         self._probs: np.ndarray | None = None
         self._t: float | None = None
         self._mood: str | None = None
-        self._candidate: str | None = None
-        self._candidate_since = 0.0
+        self._lost_since: float | None = None  # when the shown mood last stopped leading
 
     @property
     def probs(self) -> np.ndarray | None:
@@ -63,14 +62,16 @@ class MoodSmoother:
         changed = False
         if self._mood is None:
             self._mood, changed = leader, True
-            self._candidate = None
+            self._lost_since = None
         elif leader != self._mood:
+            # The hold counts from when the shown mood stopped leading, whichever mood leads
+            # now: two close challengers trading the lead must not restart it.
             lead = self._probs[MOODS.index(leader)] - self._probs[MOODS.index(self._mood)]
-            if leader != self._candidate:
-                self._candidate, self._candidate_since = leader, t
-            if lead >= self.margin and t - self._candidate_since >= self.hold:
+            if self._lost_since is None:
+                self._lost_since = t
+            if lead >= self.margin and t - self._lost_since >= self.hold:
                 self._mood, changed = leader, True
-                self._candidate = None
+                self._lost_since = None
         else:
-            self._candidate = None
+            self._lost_since = None
         return Smoothed(self._mood, float(self._probs[MOODS.index(self._mood)]), self._probs.copy(), changed)

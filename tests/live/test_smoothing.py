@@ -58,3 +58,23 @@ def test_reset_forgets():
     s.reset()
     assert s.probs is None
     assert s.update(onehot("fear"), 10.0).mood == "fear"
+
+
+def test_challengers_trading_the_lead_do_not_restart_the_hold():
+    """A new face whose top two moods are close: the old mood must still give way in time."""
+    s = MoodSmoother(time_constant=0.05, hold=0.5, margin=0.08)
+    run(s, "happy", 0.0, 2.0)
+    mixed = {0: np.array([0.45, 0, 0.02, 0.53, 0, 0]), 1: np.array([0.53, 0, 0.02, 0.45, 0, 0])}
+    results = [s.update(mixed[(i // 3) % 2], 2.0 + i / 10) for i in range(30)]  # leader flips every 0.3 s
+    switched = [i for i, r in enumerate(results) if r.changed]
+    assert switched and switched[0] / 10 <= 1.0
+    assert results[-1].mood in ("angry", "neutral")
+
+
+def test_default_switch_is_quick_enough_for_a_clear_change():
+    """The live defaults: a clear change shows in about a second (the issue's glass-to-mood goal is 1.5 s)."""
+    s = MoodSmoother()
+    run(s, "happy", 0.0, 3.0, fps=15)
+    results = run(s, "neutral", 3.0, 3.0, fps=15)
+    switched = [i for i, r in enumerate(results) if r.changed]
+    assert len(switched) == 1 and 0.5 <= switched[0] / 15 <= 1.5
