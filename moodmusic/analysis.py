@@ -16,7 +16,7 @@ import numpy as np
 
 from moodmusic import media
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
-from moodmusic.moods import MOODS, top_confidence, top_mood
+from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
 
@@ -37,7 +37,7 @@ class Segment:
 
 
 @dataclass
-class Analysis:
+class Analysis(MoodReading):
     path: str
     kind: str
     duration: float
@@ -48,13 +48,6 @@ class Analysis:
     voice_probs: np.ndarray | None
     segments: list[Segment] = field(default_factory=list)
 
-    @property
-    def mood(self) -> str | None:
-        return top_mood(self.probs)
-
-    @property
-    def confidence(self) -> float:
-        return top_confidence(self.probs)
 
     def to_json(self) -> dict:
         def probs(p):

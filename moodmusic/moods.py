@@ -69,6 +69,30 @@ def top_confidence(probs) -> float:
     return 0.0 if probs is None else float(max(probs))
 
 
+class MoodReading:
+    """For results that carry `probs` over MOODS (None: no reading): their mood and confidence.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Reading(MoodReading):
+    ...     probs: list | None
+    >>> r = Reading([0.1, 0.0, 0.7, 0.2, 0.0, 0.0]); (r.mood, r.confidence)
+    ('happy', 0.7)
+    >>> Reading(None).mood is None
+    True
+    """
+
+    probs: object
+
+    @property
+    def mood(self) -> str | None:
+        return top_mood(self.probs)
+
+    @property
+    def confidence(self) -> float:
+        return top_confidence(self.probs)
+
+
 def map_label(label: str, dataset: str, label_map: dict[str, str | None] | None = None) -> str | None:
     """Map a dataset's own label to a mood (None: not one of the six, drop it)."""
     table = label_map if label_map is not None else LABEL_MAPS[dataset]

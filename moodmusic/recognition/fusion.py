@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moodmusic.moods import MOODS, top_confidence, top_mood
+from moodmusic.moods import MOODS, MoodReading
 
 # How far each expert is trusted relative to the other when both are equally
 # sure, from their speaker-/subject-independent test accuracy (model card).
@@ -40,17 +40,10 @@ class Opinion:
 
 
 @dataclass(frozen=True)
-class Fused:
+class Fused(MoodReading):
     probs: np.ndarray | None  # None when no modality had usable evidence
     weights: dict[str, float] = field(default_factory=dict)  # normalised, sums to 1
 
-    @property
-    def mood(self) -> str | None:
-        return top_mood(self.probs)
-
-    @property
-    def confidence(self) -> float:
-        return top_confidence(self.probs)
 
 
 def clean_probs(probs: np.ndarray) -> np.ndarray | None:
