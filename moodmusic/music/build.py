@@ -85,6 +85,12 @@ class Source:
     rows: list[Track]
     speechiness: dict[str, float] = field(default_factory=dict)
 
+    def add(self, track: Track, row: dict[str, str]) -> None:
+        """Keep the track, and the row's speechiness (used to drop spoken word) where it has one."""
+        self.rows.append(track)
+        if _f(row, "speechiness") is not None:
+            self.speechiness[track.id] = _f(row, "speechiness")
+
 
 @dataclass
 class BuildReport:
@@ -169,19 +175,13 @@ def read_sources(data_dir: Path) -> tuple[list[Source], list[float | None]]:
     out = []
     c = Source("tracks_c", [])
     for r in _rows(data_dir / "tracks_c_moods.csv"):
-        t = _track(r["id"], r["name"], r["artist"], r, decade=decade_from_date(r.get("release_date", "")),
-                   label=(r.get("mood") or "").strip())
-        c.rows.append(t)
-        if _f(r, "speechiness") is not None:
-            c.speechiness[t.id] = _f(r, "speechiness")
+        c.add(_track(r["id"], r["name"], r["artist"], r, decade=decade_from_date(r.get("release_date", "")),
+                     label=(r.get("mood") or "").strip()), r)
     out.append(c)
     d = Source("tracks_d", [])
     for r in _rows(data_dir / "tracks_d_decades.csv"):
         tid = r["track_uri"].rsplit(":", 1)[-1]
-        t = _track(tid, r["track_name"], "", r, decade=decade_from_date(r.get("decade", "")))
-        d.rows.append(t)
-        if _f(r, "speechiness") is not None:
-            d.speechiness[t.id] = _f(r, "speechiness")
+        d.add(_track(tid, r["track_name"], "", r, decade=decade_from_date(r.get("decade", ""))), r)
     out.append(d)
     b = Source("tracks_b", [])
     for r in _rows(data_dir / "tracks_b_genres.csv"):
