@@ -1,7 +1,8 @@
 """The face pipeline: frames in, faces out (box, 468 landmarks, FER-framed crop, expression geometry).
 
 Fully offline: MediaPipe's BlazeFace detector and FaceMesh landmark model,
-committed in `models/` and run with OpenCV's DNN module. Never imports torch.
+committed in `models/` and run with LiteRT, or OpenCV's DNN module where LiteRT
+is missing (`MOODMUSIC_VISION_RUNTIME`, see vision.runtime). Never imports torch.
 
 >>> import numpy as np
 >>> from moodmusic.vision import FaceTracker, draw_overlay
@@ -18,6 +19,7 @@ from moodmusic.vision.frames import PIXEL_FORMATS, to_bgr
 from moodmusic.vision.geometry import GEOMETRY_NAMES, expression_geometry
 from moodmusic.vision.modelfiles import ModelFileError
 from moodmusic.vision.overlay import draw_overlay
+from moodmusic.vision.runtime import VisionRuntimeError
 from moodmusic.vision.still import detect_faces_in_image
 from moodmusic.vision.tracker import FaceTracker
 
@@ -33,6 +35,7 @@ __all__ = [
     "Face",
     "FaceTracker",
     "ModelFileError",
+    "VisionRuntimeError",
     "align_face",
     "detect_faces_in_image",
     "draw_overlay",

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from moodmusic.vision.modelfiles import DETECTOR_FILE, load_net
+from moodmusic.vision.modelfiles import DETECTOR_FILE, load_model
+from moodmusic.vision.runtime import to_tensor
 from moodmusic.vision.warp import shrink_to_fit
 
 INPUT_SIZE = 128
@@ -89,11 +90,16 @@ def weighted_nms(scores: np.ndarray, coords: np.ndarray, iou: float = NMS_IOU) -
 
 
 class FaceDetector:
-    """Finds faces in a BGR frame; one instance per thread (OpenCV nets are not thread-safe)."""
+    """Finds faces in a BGR frame; one instance per thread (neither LiteRT nor OpenCV models are thread-safe)."""
 
     def __init__(self, models_dir: Path | None = None, min_score: float = 0.5) -> None:
-        self.net = load_net(models_dir, DETECTOR_FILE)
+        self.model = load_model(models_dir, DETECTOR_FILE)
         self.min_score = min_score
+
+    @property
+    def runtime(self) -> str:
+        """The engine running the model: 'litert' or 'opencv'."""
+        return self.model.runtime
 
     def detect(self, bgr: np.ndarray) -> list[Detection]:
         """All faces found in a uint8 BGR frame, highest score first."""
@@ -104,9 +110,8 @@ class FaceDetector:
         tensor_img = cv2.copyMakeBorder(
             small, top, INPUT_SIZE - sh - top, left, INPUT_SIZE - sw - left, cv2.BORDER_CONSTANT, value=(0, 0, 0)
         )
-        blob = cv2.dnn.blobFromImage(tensor_img, 2.0 / 255.0, mean=(127.5, 127.5, 127.5), swapRB=True)
-        self.net.setInput(blob)
-        raw_scores, raw_boxes = self.net.forward(["classificators", "regressors"])
+        tensor = to_tensor(tensor_img, 2.0 / 255.0, offset=127.5)  # RGB in [-1, 1]
+        raw_scores, raw_boxes = self.model.run(tensor, ("classificators", "regressors"))
         probs, coords = decode(raw_scores, raw_boxes, self.min_score)
         sx, sy = sw / w, sh / h
         detections = []

@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 
 from moodmusic.vision.landmarks import NUM_LANDMARKS
-from moodmusic.vision.modelfiles import MESH_FILE, load_net
+from moodmusic.vision.modelfiles import MESH_FILE, load_model
 from moodmusic.vision.roi import Roi
+from moodmusic.vision.runtime import to_tensor
 from moodmusic.vision.warp import warp
 
 INPUT_SIZE = 192
@@ -27,14 +28,17 @@ class FaceMesh:
     """Landmarks for a face inside a given ROI; one instance per thread."""
 
     def __init__(self, models_dir: Path | None = None) -> None:
-        self.net = load_net(models_dir, MESH_FILE)
+        self.model = load_model(models_dir, MESH_FILE)
+
+    @property
+    def runtime(self) -> str:
+        """The engine running the model: 'litert' or 'opencv'."""
+        return self.model.runtime
 
     def run(self, bgr: np.ndarray, roi: Roi) -> tuple[float, np.ndarray]:
         """(presence probability, (468, 3) landmarks in frame pixels; z has the same scale as x)."""
         crop = warp(bgr, roi.crop_from_frame(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE), border=cv2.BORDER_REPLICATE)
-        blob = cv2.dnn.blobFromImage(crop, 1.0 / 255.0, swapRB=True)
-        self.net.setInput(blob)
-        raw_score, raw_points = self.net.forward([_SCORE_OUTPUT, _LANDMARK_OUTPUT])
+        raw_score, raw_points = self.model.run(to_tensor(crop, 1.0 / 255.0), (_SCORE_OUTPUT, _LANDMARK_OUTPUT))
         logit = float(np.clip(raw_score.reshape(-1)[0], -100.0, 100.0))
         presence = 1.0 / (1.0 + np.exp(-logit))
         pts = raw_points.reshape(NUM_LANDMARKS, 3).astype(np.float64)

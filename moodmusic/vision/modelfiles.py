@@ -1,8 +1,8 @@
 """Load the two committed MediaPipe models, refusing missing or damaged files loudly.
 
 The decoding code (anchors, ROI rules, output names) is written for these exact
-files, so each is checked against its SHA-256 before OpenCV sees it: a
-truncated or swapped file gives a message naming the file and how to restore
+files, so each is checked against its SHA-256 before LiteRT or OpenCV sees it:
+a truncated or swapped file gives a message naming the file and how to restore
 it instead of a crash or silently wrong landmarks.
 """
 
@@ -12,6 +12,8 @@ import hashlib
 from pathlib import Path
 
 import cv2
+
+from moodmusic.vision.runtime import Model, make_model
 
 DETECTOR_FILE = "face_detection_short_range.tflite"
 MESH_FILE = "face_landmark.tflite"
@@ -39,8 +41,8 @@ def default_models_dir() -> Path:
     return MODELS_DIR
 
 
-def load_net(models_dir: Path | None, name: str) -> cv2.dnn.Net:
-    """Read one verified tflite model with OpenCV's classic engine (the new one drops outputs)."""
+def verified_file(models_dir: Path | None, name: str) -> tuple[Path, bytes]:
+    """(path, contents) of one model file whose checksum matches; ModelFileError otherwise."""
     path = Path(models_dir or default_models_dir()) / name
     hint = RESTORE_HINT.format(name=name)
     if not path.is_file():
@@ -53,10 +55,22 @@ def load_net(models_dir: Path | None, name: str) -> cv2.dnn.Net:
             f"face model file is damaged or not the expected version: {path} "
             f"(sha256 {digest[:12]}…, expected {expected[:12]}…); {hint}"
         )
+    return path, data
+
+
+def _read_net(path: Path) -> cv2.dnn.Net:
+    """A verified file in OpenCV's classic engine (the new one drops one of the detector's outputs)."""
     engine = getattr(cv2.dnn, "ENGINE_CLASSIC", None)  # OpenCV 5; OpenCV 4 has only the classic one
     try:
         if engine is None:  # pragma: no cover - the project pins OpenCV 5
             return cv2.dnn.readNet(str(path))
         return cv2.dnn.readNet(str(path), engine=engine)
-    except cv2.error as exc:  # pragma: no cover - guarded by the checksum above
+    except cv2.error as exc:  # pragma: no cover - guarded by the checksum
+        hint = RESTORE_HINT.format(name=path.name)
         raise ModelFileError(f"OpenCV could not read face model {path}: {exc}; {hint}") from exc
+
+
+def load_model(models_dir: Path | None, name: str) -> Model:
+    """One verified tflite model in the engine chosen by MOODMUSIC_VISION_RUNTIME (see vision.runtime)."""
+    path, data = verified_file(models_dir, name)
+    return make_model(data, lambda: _read_net(path), name)

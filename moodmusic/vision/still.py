@@ -87,7 +87,7 @@ def detect_faces_in_image(
     pad = max(1, int(round(max(h, w) * PAD_FRACTION)))
     padded = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
-    with _lock:  # OpenCV nets are not thread-safe; stills are rare, so one shared pair suffices
+    with _lock:  # the models are not thread-safe; stills are rare, so one shared pair suffices
         detector, mesh = _shared_models(models_dir, min_score)
         views = [(0, 0, padded), (pad, pad, padded[pad : pad + h, pad : pad + w])]
         for x, y, side in _windows(w, h):

@@ -70,6 +70,11 @@ class FaceTracker:
         self._detector_runs = 0
 
     @property
+    def runtime(self) -> str:
+        """The engine running both face models: 'litert' or 'opencv' (see vision.runtime)."""
+        return self._detector.runtime
+
+    @property
     def detector_runs(self) -> int:
         """How many times the detector has run (tracking keeps this far below the frame count)."""
         return self._detector_runs
