@@ -164,14 +164,20 @@ def render_markdown(card: dict[str, Any]) -> str:
     if voice:
         out += ["", "## Voice expert", ""]
         meta = voice.get("meta", {})
-        out.append("A small MLP (VoiceNet) on our 2 s window features (`moodmusic.audio`, "
-                   f"{meta.get('feature_version', '?')}: MFCC means/stds/delta stds and prosody, level-normalised per "
-                   "window), trained with the live path's augmentation (random window offset, additive noise at "
-                   "5–20 dB SNR, gain ±20 dB with clipping, Opus round trip for half the copies). Clip figures "
-                   "average the window probabilities over the clip.")
+        members = (meta.get("arch") or {}).get("members")
+        what = (f"An average of {members} small MLPs (VoiceNet, seeds {meta.get('seed', 0)}…, each early-stopped "
+                "on the validation actors)" if members else "A small MLP (VoiceNet)")
+        n_feats = (meta.get("arch") or {}).get("in_dim") or len(meta.get("feature_names") or []) or "?"
+        out.append(f"{what} on our 2 s window features (`moodmusic.audio`, {meta.get('feature_version', '?')}, "
+                   f"{n_feats} values: MFCC means/stds/delta stds, prosody, and loudness, pitch, spectral-contrast "
+                   "and long-term-spectrum distribution shapes, level-normalised per window), trained with the live "
+                   "path's augmentation (random window offset, additive noise at 5–20 dB SNR, gain ±20 dB with "
+                   "clipping, Opus round trip for half the copies). Clip figures average the window probabilities "
+                   "over the clip.")
         if meta.get("command"):
-            out.append(f"\nTrained with `{meta['command']}` (best epoch {meta.get('best_epoch')}, "
-                       f"{meta.get('wall_s')} s).")
+            best = meta.get("best_epoch")
+            out.append(f"\nTrained with `{meta['command']}` (best epoch{'s' if isinstance(best, list) else ''} "
+                       f"{', '.join(map(str, best)) if isinstance(best, list) else best}, {meta.get('wall_s')} s).")
         if voice.get("test"):
             acc = voice["test"]["clip"]["accuracy"]
             gap = 100 * (acc - VOICE_REFERENCE_ACCURACY)

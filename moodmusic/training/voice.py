@@ -15,6 +15,11 @@ with joblib, so a second run starts training at once.
 
 Clip-level figures average the window probabilities over a clip's windows;
 window-level figures are reported beside them.
+
+`--members K` trains K nets from seeds seed..seed+K-1 (each early-stopped on
+the validation actors, each resumable in run-dir/memberI) and saves one
+checkpoint that averages their probabilities: a single net's accuracy on
+unseen actors swings by several points with its seed.
 """
 
 from __future__ import annotations
@@ -434,21 +439,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--features", choices=FEATURE_SETS, default="all", help="which features the net reads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--members", type=int, default=1,
+                        help="nets trained from seeds seed, seed+1, ... whose probabilities the checkpoint averages")
     parser.add_argument("--jobs", type=int, default=2, help="parallel feature extraction processes")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     import torch
 
     from moodmusic.audio.features import FEATURE_NAMES, FEATURE_VERSION
     from moodmusic.cli import UserError
-    from moodmusic.recognition.voice_expert import KIND, VoiceExpert
+    from moodmusic.recognition.voice_expert import KIND, VoiceEnsemble, VoiceExpert
     from moodmusic.training.distributed import distributed
     from moodmusic.training.loop import TrainConfig
 
     if not (args.data / "speech" / "ravdess").is_dir():
         raise UserError(f"no RAVDESS speech under {args.data}/speech/ravdess; pass --data DIR (the shared data folder)")
+    if args.members < 1:
+        raise UserError(f"--members must be at least 1, got {args.members}")
     with distributed() as dist_info:
         clips = list_clips(args.data)
         # rank 0 fills the cache; the others wait for it, then read it
@@ -467,8 +478,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"voice windows: train {len(windows['train'].y)} (RAVDESS actors 1-16 + TESS, "
                   f"{args.copies} augmented copies), val {len(windows['val'].y)}, test {len(windows['test'].y)}",
                   flush=True)
-        net, result = train_expert(windows, config, dist_info, hidden=args.hidden, dropout=args.dropout,
-                                   use=feature_subset(args.features))
+        nets, results = [], []
+        for i in range(args.members):  # each member: its own seed, early-stopped on val, resumable in its own dir
+            member_config = config if args.members == 1 else replace(
+                config, seed=args.seed + i, run_dir=str(args.run_dir / f"member{i}"))
+            net, result = train_expert(windows, member_config, dist_info, hidden=args.hidden, dropout=args.dropout,
+                                       use=feature_subset(args.features))
+            nets.append(net)
+            results.append(result)
+        if args.members > 1:
+            net = VoiceEnsemble(args.members, **nets[0].config)
+            for member, trained in zip(net.members, nets):
+                member.load_state_dict(trained.state_dict())
+            net.eval()
         if dist_info.is_main:
             probs = {k: torch.softmax(net(torch.from_numpy(windows[k].x))[0], 1).detach().numpy()
                      for k in ("val", "test")}
@@ -479,8 +501,10 @@ def run(args: argparse.Namespace) -> int:
                 "split": {k: list(v) for k, v in SPLIT_ACTORS.items()}, "tess": "train only",
                 "augment": {"copies": args.copies, **Augment().__dict__},
                 "command": command_line(args, "voice", dist_info.world_size),
-                "world_size": dist_info.world_size, "best_epoch": result.best_epoch,
-                "epochs_run": result.epochs_run, "wall_s": round(result.wall_s, 1),
+                "world_size": dist_info.world_size, "seed": args.seed,
+                "best_epoch": results[0].best_epoch if len(results) == 1 else [r.best_epoch for r in results],
+                "epochs_run": sum(r.epochs_run for r in results),
+                "wall_s": round(sum(r.wall_s for r in results), 1),
                 "val_clip_accuracy": figures["val"]["clip"]["accuracy"],
                 "test_clip_accuracy": figures["test"]["clip"]["accuracy"],
                 "test_clip_macro_f1": figures["test"]["clip"]["macro_f1"],

@@ -12,7 +12,7 @@ import torch
 from moodmusic.audio import FEATURE_NAMES, FEATURE_VERSION, clip_features
 from moodmusic.moods import MOODS
 from moodmusic.recognition.checkpoint import CheckpointError
-from moodmusic.recognition.voice_expert import DEFAULT_PATH, KIND, VoiceExpert, VoiceNet
+from moodmusic.recognition.voice_expert import DEFAULT_PATH, KIND, VoiceEnsemble, VoiceExpert, VoiceNet
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 
@@ -92,3 +92,24 @@ def test_a_net_can_read_a_subset_of_the_features_but_takes_them_all(speech_featu
     changed[:, :39] += 100.0  # features it does not read cannot move its answer
     assert np.allclose(again(changed), expert(speech_features), atol=1e-6)
     assert again.in_dim == speech_features.shape[1]
+
+
+def test_an_ensemble_averages_its_members_and_survives_a_round_trip(speech_features, tmp_path):
+    members = [_expert(speech_features, seed=s).net for s in (1, 2, 3)]
+    ensemble = VoiceEnsemble(3, **members[0].config)
+    for slot, net in zip(ensemble.members, members):
+        slot.load_state_dict(net.state_dict())
+    meta = {"kind": KIND, "classes": list(MOODS), "feature_version": FEATURE_VERSION, "arch": ensemble.config}
+    VoiceExpert(ensemble, meta).save(tmp_path / "e.pt")
+    again = VoiceExpert.load(tmp_path / "e.pt", feature_version=FEATURE_VERSION)
+    assert isinstance(again.net, VoiceEnsemble) and again.in_dim == speech_features.shape[1]
+    probs, emb = again.predict(speech_features)
+    singles = [VoiceExpert(net, {}).predict(speech_features) for net in members]
+    assert np.allclose(probs, np.mean([p for p, _ in singles], 0), atol=1e-5)
+    assert np.allclose(emb, np.mean([e for _, e in singles], 0), atol=1e-5)
+    assert not np.allclose(singles[0][0], singles[1][0], atol=1e-3)  # the members really differ
+
+
+def test_an_ensemble_needs_a_member():
+    with pytest.raises(ValueError, match="at least one"):
+        VoiceEnsemble(0, in_dim=8)

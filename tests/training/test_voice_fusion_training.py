@@ -144,6 +144,28 @@ def test_train_voice_writes_a_model_that_learnt_its_clips(corpus, tmp_path):
         assert MOODS[int(expert(feats).mean(0).argmax())] == mood
 
 
+def test_train_voice_with_members_writes_one_averaged_checkpoint(corpus, tmp_path):
+    out = tmp_path / "voice.pt"
+    rc = main(["train", "voice", "--data", str(corpus), "--out", str(out), "--cache", str(tmp_path / "c"),
+               "--run-dir", str(tmp_path / "run"), "--copies", "0", "--epochs", "3", "--batch-size", "8",
+               "--patience", "3", "--jobs", "1", "--members", "2", "--seed", "5", "--no-progress"])
+    assert rc == 0
+    expert = VoiceExpert.load(out, feature_version=FEATURE_VERSION)
+    assert expert.meta["arch"]["members"] == 2 and len(expert.meta["best_epoch"]) == 2
+    assert "--members 2" in expert.meta["command"] and expert.meta["seed"] == 5
+    assert all((tmp_path / "run" / f"member{i}" / "last.pt").is_file() for i in range(2))  # each resumable
+    a, b = (m.head.weight.detach().numpy() for m in expert.net.members)
+    assert not np.allclose(a, b)  # different seeds, different nets
+    feats = clip_features(sf.read(SPEECH / "fox.flac", dtype="float32")[0])
+    assert np.allclose(expert(feats).sum(1), 1, atol=1e-5)
+
+
+def test_train_voice_refuses_zero_members(corpus, tmp_path, capsys):
+    assert main(["train", "voice", "--data", str(corpus), "--cache", str(tmp_path / "c"), "--copies", "0",
+                 "--jobs", "1", "--members", "0", "--out", str(tmp_path / "v.pt"), "--no-progress"]) == 2
+    assert "--members" in capsys.readouterr().err
+
+
 def test_train_without_data_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", "voice", "--data", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
