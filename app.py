@@ -31,13 +31,14 @@ try:
 except Exception as exc:  # a missing or damaged model file: say which and how to restore it
     st.error(f"The emotion models could not be loaded: {exc}")
     st.stop()
-for problem in experts.problems:
-    st.warning(problem)
 
 session_id = music_panel.session_id()
 if "live" not in state or state.live.closed:
-    state.live = LiveSession(experts.face, experts.voice)
+    tracker, state.face_problem = resources.face_tracker()  # damaged face models: voice only, and say why
+    state.live = LiveSession(experts.face, experts.voice, tracker=tracker)
 live: LiveSession = state.live
+for problem in experts.problems + ([state.face_problem] if state.get("face_problem") else []):
+    st.warning(problem)
 
 with st.sidebar:
     st.header("Music")

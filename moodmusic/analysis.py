@@ -80,8 +80,12 @@ def _mean(rows: list[np.ndarray], weights: list[float] | None = None) -> np.ndar
 class Analyzer:
     """Holds the experts (load once) and analyses any number of files."""
 
-    def __init__(self, experts) -> None:
+    def __init__(self, experts, models_dir: str | Path | None = None) -> None:
+        """`models_dir`: where the face detector and mesh live (default: the configured models folder)."""
+        from moodmusic.config import load_settings
+
         self.experts = experts
+        self.models_dir = Path(models_dir) if models_dir is not None else load_settings().models_dir
 
     def analyse(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Analysis:
         """Raise `media.MediaError` (a clear one-line reason) for a file that cannot be read."""
@@ -102,7 +106,7 @@ class Analyzer:
     # ---------------------------------------------------------------- images
     def _image(self, path, info) -> Analysis:
         image = media.read_image(path)
-        faces = detect_faces_in_image(image)
+        faces = detect_faces_in_image(image, models_dir=self.models_dir)
         face_probs = None
         if faces and self.experts.face is not None:
             face_probs = np.asarray(self.experts.face(faces[0].crop[None]))[0]
@@ -111,7 +115,7 @@ class Analyzer:
 
     # ----------------------------------------------------------------- video
     def _video_faces(self, path, duration: float, report):
-        tracker = FaceTracker()
+        tracker = FaceTracker(self.models_dir)
         times, crops, scores = [], [], []
         for t, frame in media.iter_video_frames(path, fps=VIDEO_FPS):
             faces = tracker.process(frame)

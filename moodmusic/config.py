@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
+CATALOG_PATH = ROOT / "data" / "catalog.npz"
 
 
 def _load_dotenv() -> None:
@@ -41,6 +42,7 @@ class Settings:
     """What the app can be configured with; see `.env.example` for each name."""
 
     models_dir: Path = MODELS_DIR
+    catalog_path: Path = CATALOG_PATH
     home: Path = field(default_factory=lambda: Path.home() / ".moodmusic")
     store_path: Path | None = None
     spotify_client_id: str = field(default="", repr=False)
@@ -74,6 +76,7 @@ def load_settings() -> Settings:
     store = _env("MOODMUSIC_DB")
     return Settings(
         models_dir=Path(_env("MOODMUSIC_MODELS_DIR") or MODELS_DIR).expanduser(),
+        catalog_path=Path(_env("MOODMUSIC_CATALOG") or CATALOG_PATH).expanduser(),
         home=home,
         store_path=Path(store).expanduser() if store else None,
         spotify_client_id=_env("SPOTIFY_CLIENT_ID"),

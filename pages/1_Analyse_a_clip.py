@@ -27,7 +27,7 @@ try:
 except Exception as exc:  # a damaged model file: say which, keep the page up
     st.error(f"The emotion models could not be loaded: {exc}")
     st.stop()
-for problem in experts.problems:
+for problem in experts.problems + [p for p in [resources.face_models_problem()] if p]:
     st.warning(problem)
 
 upload = st.file_uploader(

@@ -56,6 +56,12 @@ FEATURES: tuple[str, ...] = ("valence", "energy", "danceability", "acousticness"
 TEMPO_RANGE: tuple[float, float] = (60.0, 180.0)
 
 
+RESTORE_HINT = (
+    "restore the committed file with `git checkout -- data/catalog.npz`, or rebuild it with "
+    "`python -m moodmusic catalog build --data ../shared/data/music --out data/catalog.npz`"
+)
+
+
 class CatalogError(Exception):
     """The catalog file is missing or unreadable; the message says how to rebuild it."""
 
@@ -263,12 +269,12 @@ def _read_npz(path: Path) -> Catalog:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes())
         if meta.get("format") != FORMAT_VERSION or tuple(meta.get("numbers", ())) != NUMBER_COLUMNS:
-            raise CatalogError(f"music catalog at {path} is format {meta.get('format')}, expected {FORMAT_VERSION}; rebuild it")
+            raise CatalogError(f"music catalog at {path} is format {meta.get('format')}, expected {FORMAT_VERSION}; {RESTORE_HINT}")
         n = int(meta["n"])
         text = {c: _unblob(z[f"text_{c}"], n) for c in TEXT_COLUMNS}
         numbers = _from_fixed(z["numbers"])
     if numbers.shape != (n, len(NUMBER_COLUMNS)):
-        raise CatalogError(f"music catalog at {path} has a feature table of shape {numbers.shape}; rebuild it")
+        raise CatalogError(f"music catalog at {path} has a feature table of shape {numbers.shape}; {RESTORE_HINT}")
     return Catalog._from_columns(text, numbers)
 
 
@@ -292,16 +298,13 @@ def read_catalog(path: Path) -> Catalog:
     """Parse a catalog file (.npz, .csv or .csv.gz)."""
     path = Path(path)
     if not path.is_file():
-        raise CatalogError(
-            f"music catalog not found at {path}; build it with `python -m moodmusic catalog build "
-            "--data ../shared/data/music --out data/catalog.npz`"
-        )
+        raise CatalogError(f"music catalog not found at {path}; {RESTORE_HINT}")
     try:
         return _read_npz(path) if path.suffix == ".npz" else _read_csv(path)
     except CatalogError:
         raise
     except (OSError, EOFError, ValueError, KeyError, UnicodeDecodeError, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
-        raise CatalogError(f"music catalog at {path} is unreadable ({exc}); rebuild it") from exc
+        raise CatalogError(f"music catalog at {path} is unreadable ({exc}); {RESTORE_HINT}") from exc
 
 
 _cache: dict[tuple[str, int, int], Catalog] = {}

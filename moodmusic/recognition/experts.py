@@ -65,7 +65,8 @@ def _load(what: str, path: Path, loader: Callable[[], object], problems: list[st
     if not path.is_file():
         if required:
             problems.append(f"the {what} model {path} is missing; without it the app works without {what} "
-                            f"evidence (restore models/ from git or retrain it, see models/MODEL_CARD.md)")
+                            f"evidence (restore it with `git checkout -- models/{path.name}` or retrain it, "
+                            f"see models/MODEL_CARD.md)")
         return None
     try:
         return loader()

@@ -23,9 +23,14 @@ def settings() -> Settings:
     return load_settings()
 
 
-@st.cache_resource(show_spinner="Loading the emotion models…")
 def experts():
-    """Face and voice experts, threads pinned and first-use compilation warmed up."""
+    """Face and voice experts from the configured models folder (None where a file is missing or broken)."""
+    return _experts(str(settings().models_dir))
+
+
+@st.cache_resource(show_spinner="Loading the emotion models…")
+def _experts(models_dir: str):
+    """Keyed by folder, so a changed MOODMUSIC_MODELS_DIR is honoured; threads pinned, first use warmed up."""
     import cv2
     import torch
 
@@ -35,14 +40,61 @@ def experts():
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     warm_up()
-    return load_experts(settings().models_dir)
+    return load_experts(models_dir)
+
+
+class NoFaceTracker:
+    """Stands in for the face tracker when its model files are missing or damaged.
+
+    Video passes through untouched and the voice still reads moods, instead
+    of the page failing to start (the page shows why, once).
+    """
+
+    def process(self, frame, pixel_format: str = "bgr") -> list:  # noqa: ANN001 - FaceTracker's signature
+        return []
+
+
+def face_tracker():
+    """(a face tracker for one video stream, None) or (a NoFaceTracker, why the face models cannot be used)."""
+    from moodmusic.vision import FaceTracker, ModelFileError
+
+    problem = face_models_problem()
+    if problem is None:
+        try:
+            return FaceTracker(settings().models_dir), None
+        except (ModelFileError, RuntimeError) as exc:  # damaged between the check and now
+            problem = str(exc)
+    return NoFaceTracker(), problem
+
+
+def face_models_problem() -> str | None:
+    """Why the configured face detector/landmark files cannot be used, or None."""
+    return _face_models_problem(str(settings().models_dir))
+
+
+@st.cache_resource(show_spinner=False)
+def _face_models_problem(models_dir: str) -> str | None:
+    """Why the face detector/landmark files in `models_dir` cannot be used, or None; checked once per folder."""
+    from moodmusic.vision import FaceTracker
+
+    try:
+        FaceTracker(models_dir)
+    except Exception as exc:  # ModelFileError names the file and how to restore it; anything else, too
+        log.warning("face models unusable: %s", exc)
+        return f"The face detector cannot run, so moods come from the voice only: {exc}"
+    return None
+
+
+def catalog():
+    """The offline music catalog from the configured path; CatalogError says which file and how to restore it."""
+    return _catalog(str(settings().catalog_path))
 
 
 @st.cache_resource(show_spinner="Loading the music catalog…")
-def catalog():
+def _catalog(path: str):
     from moodmusic.music import load_catalog
 
-    return load_catalog()
+    return load_catalog(path)
 
 
 @st.cache_resource
