@@ -4,11 +4,14 @@ Sources (WebRTC, local devices, a file) call `on_video` and `on_audio` from
 their own threads. Video is processed in the caller's thread (the WebRTC
 callback must hand back a frame with the overlay), but only as often as the
 measured cost allows: when a step runs over budget, frames are skipped, never
-queued. Audio callbacks only append to a ring buffer; a worker thread turns
-the latest window into voice evidence every hop. Both update the fused,
-smoothed mood under one lock and publish a new `Snapshot`, which the page
-reads without blocking anything. Every exception in a step is caught, logged
-and counted; the stream goes on.
+queued. Frames that carry their capture time are also checked for how late
+they reach the engine: when the transport in front of it falls behind (an
+overloaded server), stale frames are shed instead of read, so what the page
+shows is never seconds old. Audio callbacks only append to a ring buffer; a
+worker thread turns the latest window into voice evidence every hop. Both
+update the fused, smoothed mood under one lock and publish a new `Snapshot`,
+which the page reads without blocking anything. Every exception in a step is
+caught, logged and counted; the stream goes on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from moodmusic.live.smoothing import MoodSmoother
 
 log = logging.getLogger(__name__)
 
+VOICE_THREAD = "moodmusic-voice"  # the worker's name, in Python and (cut to 15 characters) in the OS
+
 # crops (N,48,48) uint8 -> probs (N,6); features (N,D) float32 -> probs (N,6)
 FaceModel = Callable[[np.ndarray], np.ndarray]
 VoiceModel = Callable[[np.ndarray], np.ndarray]
@@ -49,6 +54,8 @@ class EngineConfig:
     timeline_seconds: float = 60.0
     timeline_step: float = 0.5
     idle_timeout: float = 20.0  # the voice worker exits after this long without audio; audio restarts it
+    max_video_behind: float = 0.5  # video frames reaching the engine later than this are shed, not read
+    max_audio_behind: float = 1.0  # likewise audio frames (kept out of the voice window)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class Snapshot:
     mood_since: float | None = None  # monotonic time the shown mood began
     face: Evidence | None = None
     voice: Evidence | None = None
-    face_state: str = "off"  # off | no face | face
+    face_state: str = "off"  # off | behind (frames arrive too late and are shed) | no face | face
     voice_state: str = "off"  # off | silence | speech
     video_fps: float = 0.0  # frames processed per second
     video_in_fps: float = 0.0  # frames arriving per second
@@ -82,7 +89,7 @@ class Snapshot:
     audio_level_db: float = -120.0
     video_ms: float = 0.0  # median processing time per processed frame
     voice_ms: float = 0.0
-    latency_ms: float = 0.0  # frame arrival to mood update, median
+    latency_ms: float = 0.0  # frame arrival (its capture, where the source says) to mood update, median
     timeline: tuple[tuple[float, str, float], ...] = ()
     counters: dict[str, int] = field(default_factory=dict)
     updated: float = 0.0
@@ -109,6 +116,35 @@ class _Rate:
     def _trim(self, now: float) -> None:
         while self.times and now - self.times[0] > self.seconds:
             self.times.popleft()
+
+
+class _Behind:
+    """How late frames reach the engine, from the capture times they carry (e.g. RTP timestamps).
+
+    A frame's arrival minus its media time is a constant while nothing queues
+    (the two clocks differ by a fixed offset); any growth over the smallest
+    offset seen is time the frame waited in front of the engine. The engine's
+    own latency starts when it gets the frame, so it cannot see that wait.
+    A gap of `gap` seconds in arrivals or a jump of more than `jump` seconds
+    (a new stream, a timestamp wrap) starts a new baseline.
+    """
+
+    def __init__(self, gap: float = 5.0, jump: float = 30.0) -> None:
+        self.gap, self.jump = gap, jump
+        self._best: float | None = None
+        self._last: float | None = None
+        self.value = 0.0
+
+    def update(self, now: float, media_time: float | None) -> float:
+        if media_time is None:
+            return 0.0
+        offset = now - float(media_time)
+        new_stream = self._last is None or now - self._last > self.gap
+        if new_stream or self._best is None or offset < self._best or offset - self._best > self.jump:
+            self._best = offset
+        self._last = now
+        self.value = offset - self._best
+        return self.value
 
 
 class LiveSession:
@@ -138,6 +174,7 @@ class LiveSession:
         self._voice_t = 0.0
         self._faces: list[Face] = []
         self._last_video_in: float | None = None
+        self._last_video_fresh: float | None = None  # last frame that was not shed as stale
         self._last_audio_in: float | None = None
         self._last_face_seen: float | None = None
         self._voice_active = False
@@ -150,12 +187,15 @@ class LiveSession:
         self._video_in = _Rate()
         self._video_done = _Rate()
         self._audio_in = _Rate()
+        self._video_behind = _Behind()
+        self._audio_behind = _Behind()
         self._timeline: deque[tuple[float, str, float]] = deque()
         self._mood: str | None = None
         self._mood_since: float | None = None
         self.counters = {
             "video_frames": 0, "video_processed": 0, "video_skipped": 0, "audio_frames": 0,
             "voice_hops": 0, "errors": 0, "video_errors": 0, "audio_errors": 0,
+            "video_stale": 0, "audio_stale": 0,
         }
         self._snapshot = Snapshot(updated=self.clock())
         self._stop = threading.Event()
@@ -163,14 +203,24 @@ class LiveSession:
         self._auto_worker = start_worker
 
     # ------------------------------------------------------------------ inputs
-    def on_video(self, frame: np.ndarray, pixel_format: str = "bgr") -> np.ndarray:
-        """Process a frame if the budget allows; return the frame with the overlay (same shape/dtype)."""
+    def on_video(self, frame: np.ndarray, pixel_format: str = "bgr", media_time: float | None = None) -> np.ndarray:
+        """Process a frame if the budget allows and it is fresh; return it with the overlay (same shape/dtype).
+
+        `media_time`: the frame's capture time in seconds on the source's own
+        clock (e.g. a WebRTC frame's `time`), if it has one.
+        """
         arrived = self.clock()
         with self._lock:
             self.counters["video_frames"] += 1
-            self._last_video_in = arrived
             self._video_in.tick(arrived)
-            skip = arrived < self._next_video_at
+            behind = self._video_behind.update(arrived, media_time)
+            stale = behind > self.config.max_video_behind
+            self._last_video_in = arrived  # the camera is live even when the server is behind
+            if stale:
+                self.counters["video_stale"] += 1
+            else:
+                self._last_video_fresh = arrived
+            skip = stale or arrived < self._next_video_at
             if skip:
                 self.counters["video_skipped"] += 1
             faces_before = list(self._faces)
@@ -182,16 +232,26 @@ class LiveSession:
             if faces and self.face_model is not None:
                 probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
             done = self.clock()
-            self._after_video(arrived, done, faces, probs)
+            self._after_video(arrived, done, faces, probs, behind)
             return self._draw(frame, faces, pixel_format)
         except Exception:
             self._count_error("video_errors")
             log.exception("video step failed; the stream continues")
             return frame
 
-    def on_audio(self, samples: np.ndarray, rate: int, channels: int, planar: bool = False) -> None:
-        """Buffer an audio frame; never blocks on feature extraction."""
+    def on_audio(
+        self, samples: np.ndarray, rate: int, channels: int, planar: bool = False, media_time: float | None = None
+    ) -> None:
+        """Buffer an audio frame; never blocks on feature extraction. Frames that come too late are dropped."""
         now = self.clock()
+        with self._lock:
+            stale = self._audio_behind.update(now, media_time) > self.config.max_audio_behind
+            if stale:
+                self.counters["audio_frames"] += 1
+                self.counters["audio_stale"] += 1
+                self._audio_in.tick(now)
+        if stale:
+            return
         try:
             self._audio.push(samples, rate=rate, channels=channels, planar=planar)
             with self._lock:
@@ -200,14 +260,16 @@ class LiveSession:
                 self._audio_in.tick(now)
                 if self._auto_worker and not self._stop.is_set() and not (self._worker and self._worker.is_alive()):
                     # Started by audio and ending when audio stops, so a closed tab leaves no thread behind.
-                    self._worker = threading.Thread(target=self._voice_loop, name="moodmusic-voice", daemon=True)
+                    self._worker = threading.Thread(target=self._voice_loop, name=VOICE_THREAD, daemon=True)
                     self._worker.start()
         except Exception:
             self._count_error("audio_errors")
             log.exception("audio frame rejected; the stream continues")
 
     # --------------------------------------------------------------- the work
-    def _after_video(self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None) -> None:
+    def _after_video(
+        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float = 0.0
+    ) -> None:
         cost = done - arrived
         with self._lock:
             self.counters["video_processed"] += 1
@@ -223,7 +285,7 @@ class LiveSession:
                     self._face = Opinion(probs, quality=float(faces[0].score))
                     self._face_t = done
             self._update_locked(done)
-            self._latency_ms.append((self.clock() - arrived) * 1000)
+            self._latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
 
     def voice_step(self) -> None:
         """Turn the latest audio window into voice evidence (the worker calls this every hop)."""
@@ -249,6 +311,7 @@ class LiveSession:
             self._update_locked(done)
 
     def _voice_loop(self) -> None:
+        name_os_thread(VOICE_THREAD)
         while not self._stop.wait(self.config.hop_seconds):
             with self._lock:
                 last = self._last_audio_in
@@ -269,7 +332,13 @@ class LiveSession:
         video_on = self._last_video_in is not None and now - self._last_video_in < cfg.signal_timeout
         audio_on = self._last_audio_in is not None and now - self._last_audio_in < cfg.signal_timeout
         face_now = self._last_face_seen is not None and now - self._last_face_seen < cfg.signal_timeout
-        face_state = "off" if not video_on else ("face" if face_now else "no face")
+        video_fresh = self._last_video_fresh is not None and now - self._last_video_fresh < cfg.signal_timeout
+        if not video_on:
+            face_state = "off"
+        elif not video_fresh:  # frames arrive, but too late to read: say so rather than "camera off"
+            face_state = "behind"
+        else:
+            face_state = "face" if face_now else "no face"
         voice_state = "off" if not audio_on else ("speech" if self._voice_active else "silence")
         if fused.probs is not None:
             sm = self._smoother.update(fused.probs, now)
@@ -357,6 +426,17 @@ class LiveSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def name_os_thread(name: str) -> None:
+    """Show this thread's name to the OS (Linux, 15 characters), so `top -H`, `ps -T` and
+    /proc/<pid>/task/*/comm tell the engine's threads apart; Python 3.11 does not do it itself."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name.encode()[:15], 0, 0, 0)  # 15 = PR_SET_NAME
+    except (OSError, AttributeError):  # not Linux: the name is only cosmetic
+        pass
 
 
 def _median(values: deque[float]) -> float:

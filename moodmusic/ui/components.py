@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -67,34 +66,46 @@ def evidence_bars(face, voice, face_state: str = "", voice_state: str = "") -> N
     left, right = st.columns(2)
     for col, title, ev, state in ((left, "Face", face, face_state), (right, "Voice", voice, voice_state)):
         if ev is None:
-            note = {"off": "no input", "no face": "no face in view", "silence": "no speech"}.get(state, "no evidence yet")
+            note = {"off": "no input", "no face": "no face in view", "silence": "no speech",
+                    "behind": "the server is behind; late frames are dropped"}.get(state, "no evidence yet")
             col.html(bars_html(title, None, note))
         else:
             col.html(bars_html(title, ev.probs, f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"))
 
 
 def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, seconds: float = 60.0) -> None:
-    """Moods over the last minute, one dot per reading, coloured by mood."""
+    """Moods over the last minute, one dot per reading, coloured by mood.
+
+    A plain Vega-Lite spec, not an Altair chart: the live page redraws this
+    twice a second per session, and Altair's schema validation cost about
+    23 ms of GIL-held CPU per draw against 1.4 ms for the same spec as a dict;
+    with several sessions that starved the media threads (issue 7, "Load").
+    """
     if not points:
         st.caption("The timeline fills in as moods are read.")
         return
     df = pd.DataFrame(
         [{"seconds ago": round(now - t, 1), "mood": m, "confidence": c} for t, m, c in points if now - t <= seconds]
     )
-    colours = alt.Scale(domain=list(MOODS), range=[STYLES[m].colour for m in MOODS])
-    chart = (
-        alt.Chart(df)
-        .mark_circle(size=70)
-        .encode(
-            x=alt.X("seconds ago:Q", scale=alt.Scale(domain=[seconds, 0]), title="seconds ago"),
-            y=alt.Y("mood:N", sort=list(MOODS), scale=alt.Scale(domain=list(MOODS)), title=None),
-            color=alt.Color("mood:N", scale=colours, legend=None),
-            opacity=alt.Opacity("confidence:Q", legend=None, scale=alt.Scale(domain=[0.2, 1])),
-            tooltip=["mood", alt.Tooltip("confidence:Q", format=".0%"), "seconds ago"],
-        )
-        .properties(height=190)
-    )
-    st.altair_chart(chart, width="stretch")
+    moods = list(MOODS)
+    spec = {
+        "mark": {"type": "circle", "size": 70},
+        "height": 190,
+        "encoding": {
+            "x": {"field": "seconds ago", "type": "quantitative", "scale": {"domain": [seconds, 0]},
+                  "title": "seconds ago"},
+            "y": {"field": "mood", "type": "nominal", "sort": moods, "scale": {"domain": moods}, "title": None},
+            "color": {"field": "mood", "type": "nominal", "legend": None,
+                      "scale": {"domain": moods, "range": [STYLES[m].colour for m in MOODS]}},
+            "opacity": {"field": "confidence", "type": "quantitative", "legend": None, "scale": {"domain": [0.2, 1]}},
+            "tooltip": [
+                {"field": "mood", "type": "nominal"},
+                {"field": "confidence", "type": "quantitative", "format": ".0%"},
+                {"field": "seconds ago", "type": "quantitative"},
+            ],
+        },
+    }
+    st.vega_lite_chart(df, spec, width="stretch")
 
 
 def track_list(
@@ -132,7 +143,8 @@ def track_list(
 def status_line(snap) -> None:
     """Processed video fps, audio activity and latency, small and out of the way."""
     voice = {"speech": "🎙️ speech", "silence": "🎙️ quiet", "off": "🎙️ off"}[snap.voice_state]
-    face = {"face": "🙂 face", "no face": "🙂 no face", "off": "📷 off"}[snap.face_state]
+    face = {"face": "🙂 face", "no face": "🙂 no face", "off": "📷 off",
+            "behind": "📷 server behind: late frames dropped"}[snap.face_state]
     errors = snap.counters.get("errors", 0)
     st.caption(
         f"{face} · {voice} ({snap.audio_level_db:.0f} dBFS) · video {snap.video_fps:.0f} fps processed "

@@ -11,7 +11,12 @@ from collections.abc import Callable
 import streamlit as st
 
 from moodmusic.live.session import LiveSession
-from moodmusic.live.sources.webrtc import MEDIA_CONSTRAINTS, make_callbacks, rtc_configuration
+from moodmusic.live.sources.webrtc import (
+    MEDIA_CONSTRAINTS,
+    install_newest_video_relay,
+    make_callbacks,
+    rtc_configuration,
+)
 
 
 def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live") -> bool:
@@ -23,6 +28,7 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
     except ValueError as exc:
         st.error(str(exc))
         return False
+    install_newest_video_relay()  # under overload, skip stale video frames instead of queueing them
     video_cb, audio_cb = make_callbacks(get_session)
     # Audio is consumed by a sink, not echoed back: with sendback_audio=False and an
     # audio_frame_callback, nothing pulls the processed track and the callback never runs.

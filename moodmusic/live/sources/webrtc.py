@@ -1,7 +1,8 @@
 """The WebRTC source: streamlit-webrtc callbacks that feed a LiveSession.
 
 Callbacks run in aiortc's worker threads. They convert PyAV frames to arrays,
-hand them to the session and return at once; they never touch `st.*`. The
+hand them to the session with their capture time (so it can shed frames the
+transport delivered late) and return at once; they never touch `st.*`. The
 library swallows exceptions raised in callbacks (and the track stops), so
 every callback catches, logs and counts its own.
 """
@@ -16,6 +17,8 @@ from typing import Any
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.contrib.media import MediaRelay
 
 from moodmusic.live.session import LiveSession
 
@@ -83,7 +86,7 @@ def make_callbacks(
             return frame
         try:
             image = frame.to_ndarray(format="bgr24")
-            out = session.on_video(image, pixel_format="bgr")
+            out = session.on_video(image, pixel_format="bgr", media_time=frame.time)
             new = av.VideoFrame.from_ndarray(out, format="bgr24")
             new.pts = frame.pts
             if frame.time_base is not None:
@@ -99,10 +102,47 @@ def make_callbacks(
         if session is not None and not session.closed:
             try:
                 samples, rate, channels, planar = audio_frame_to_array(frame)
-                session.on_audio(samples, rate=rate, channels=channels, planar=planar)
+                session.on_audio(samples, rate=rate, channels=channels, planar=planar, media_time=frame.time)
             except Exception:
                 session.counters["errors"] = session.counters.get("errors", 0) + 1
                 log.exception("audio callback failed; the stream continues")
         return frame
 
     return video_callback, audio_callback
+
+
+class NewestVideoRelay(MediaRelay):
+    """A MediaRelay whose video consumers get the newest frame only; audio stays queued and in order.
+
+    streamlit-webrtc passes every track through one server-wide relay with an
+    unbounded queue per consumer. When the server cannot keep up (more
+    sessions than it carries), decoded video frames pile up there: measured
+    with two sessions on a starved box, the server's memory grew by 14 MB/s
+    and the engine saw frames seconds late. Keeping only the newest video
+    frame sheds them at the door instead. Audio frames are small and must
+    stay contiguous for the voice window; the engine drops late ones itself.
+    """
+
+    def subscribe(self, track: MediaStreamTrack, buffered: bool = True) -> MediaStreamTrack:
+        return super().subscribe(track, buffered=buffered and track.kind != "video")
+
+
+def install_newest_video_relay() -> bool:
+    """Make streamlit-webrtc's server-wide relay a `NewestVideoRelay`; call before `webrtc_streamer`.
+
+    streamlit-webrtc keeps the relay on the Streamlit runtime under a name its
+    `relay` module defines and creates it on first use; setting it first is
+    enough. Returns False (and logs) if this version no longer keeps it there.
+    """
+    from streamlit.runtime.runtime import Runtime
+    from streamlit_webrtc import relay as webrtc_relay
+
+    name = getattr(webrtc_relay, "_SERVER_GLOBAL_RELAY_ATTR_NAME_", None)
+    if name is not None and not Runtime.exists():
+        return False
+    if name is not None and getattr(Runtime.instance(), name, None) is None:
+        setattr(Runtime.instance(), name, NewestVideoRelay())
+    ok = name is not None and isinstance(webrtc_relay.get_global_relay(), NewestVideoRelay)
+    if not ok:
+        log.warning("streamlit-webrtc's relay could not be replaced: under overload, video may queue")
+    return ok
