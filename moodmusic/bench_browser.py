@@ -6,6 +6,10 @@ speech, presses START, and reads what a person would see: the time to the
 first `Mood: …`, and the status line's processed video fps and audio
 frames/s; the server's CPU comes from /proc. Needs the test requirements
 and Chromium (`scripts/setup.sh --dev`).
+
+`bench --live --sessions 1 2 4` does the same with N browser contexts (N
+Streamlit sessions) against one server, to see what a core carries and that
+the engine sheds frames rather than falling behind when the box is overloaded.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -97,59 +102,256 @@ def start_app(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process and its threads (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(seconds: float = 20.0) -> dict:
-    """One real-browser session: startup, then `seconds` of steady streaming."""
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _tree(root: int) -> set[int]:
+    """`root` and every process below it, from /proc (Chromium runs as a tree of processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+class _CpuMeter:
+    """CPU cores used by a set of processes over a window; processes born inside it count in full."""
+
+    def __init__(self, pids: Callable[[], set[int]]) -> None:
+        self.pids = pids
+        self.t0 = time.monotonic()
+        self.start = {pid: _cpu_seconds(pid) for pid in pids()}
+
+    def cores(self) -> float:
+        end = {pid: _cpu_seconds(pid) for pid in self.pids()}
+        used = sum(max(0.0, t - self.start.get(pid, 0.0)) for pid, t in end.items())
+        return used / max(1e-6, time.monotonic() - self.t0)
+
+
+def parse_status(text: str) -> dict[str, float] | None:
+    """The live page's status line as numbers, or None when it is not showing."""
+    fields = {
+        "video_fps": r"video (\d+) fps processed", "video_in_fps": r"fps processed of (\d+)",
+        "audio_fps": r"audio (\d+) frames/s", "latency_ms": r"latency (\d+) ms",
+    }
+    out = {}
+    for key, pattern in fields.items():
+        m = re.search(pattern, text)
+        if m is None:
+            return None
+        out[key] = float(m.group(1))
+    return out
+
+
+def _median(values: list[float]) -> float:
+    return round(float(np.median(values)), 1) if values else 0.0
+
+
+def run_sessions(
+    n: int, video: Path, audio: Path, seconds: float = 20.0, start_timeout: float = 60.0, settle: float = 3.0
+) -> dict:
+    """One app server, `n` browser contexts (separate Streamlit sessions) pressing START together.
+
+    After every session has shown a mood (or `start_timeout`), waits `settle`
+    seconds for the page's 2 s rates, then reads each status line once a second
+    for `seconds` while metering the server's and the browser's CPU from /proc.
+    A session that never shows START or a mood is reported as failed, with why.
+    """
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        video = write_y4m(home / "face.y4m", samples.face_frame())
-        audio = write_speech_wav(home / "speech.wav")
         port = free_port()
-        server = start_app(home, port)
+        server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
+        readings: list[list[dict]] = [[] for _ in range(n)]
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))
-                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
-                start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
-                start.wait_for(timeout=90_000)
+                pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(n)]
+                for i, page in enumerate(pages):
+                    try:
+                        page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
+                    except Exception as exc:  # reported per session, the others go on
+                        sessions[i]["error"] = f"page did not load: {type(exc).__name__}"
+                buttons = [
+                    page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+                    for page in pages
+                ]
+                clicked: dict[int, float] = {}
+                for i, button in enumerate(buttons):
+                    if sessions[i]["error"] is not None:
+                        continue
+                    try:
+                        button.wait_for(timeout=90_000)
+                    except Exception as exc:  # the page never offered START
+                        sessions[i]["error"] = f"no START button: {type(exc).__name__}"
+                for i, button in enumerate(buttons):  # pressed together, once all pages are ready
+                    if sessions[i]["error"] is None:
+                        button.click()
+                        clicked[i] = time.monotonic()
+                pending = set(clicked)
+                deadline = time.monotonic() + start_timeout
+                while pending and time.monotonic() < deadline:
+                    for i in sorted(pending):
+                        if pages[i].get_by_text(MOOD_TEXT).count():
+                            sessions[i]["first_mood_s"] = round(time.monotonic() - clicked[i], 2)
+                            pending.discard(i)
+                    time.sleep(0.2)
+                for i in pending:
+                    sessions[i]["error"] = f"no mood within {start_timeout:.0f} s"
+                time.sleep(settle)
+                server_cpu = _CpuMeter(lambda: _tree(server.pid))
+                me = os.getpid()
+                browser_cpu = _CpuMeter(lambda: _tree(me) - _tree(server.pid) - {me})
+                rss0 = _rss_mb(server.pid)
                 t0 = time.monotonic()
-                start.click()
-                page.get_by_text(MOOD_TEXT).first.wait_for(timeout=60_000)
-                first_mood = time.monotonic() - t0
-                status = page.get_by_text(re.compile(r"video \d+ fps processed")).first
-                page.wait_for_timeout(3000)  # let rates settle over their 2 s window
-                cpu0, wall0 = _cpu_seconds(server.pid), time.monotonic()
-                readings = []
-                while time.monotonic() - wall0 < seconds:
-                    text = status.inner_text()
-                    readings.append((
-                        int(re.search(r"video (\d+) fps processed", text).group(1)),
-                        int(re.search(r"of (\d+)", text).group(1)),
-                        int(re.search(r"audio (\d+) frames/s", text).group(1)),
-                        float(re.search(r"latency (\d+) ms", text).group(1)),
-                    ))
-                    page.wait_for_timeout(1000)
-                cpu = (_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0)
+                while time.monotonic() - t0 < seconds:
+                    tick = time.monotonic()
+                    for i, page in enumerate(pages):
+                        status = page.get_by_text(re.compile(r"video \d+ fps processed"))
+                        try:
+                            reading = parse_status(status.first.inner_text(timeout=5_000)) if status.count() else None
+                        except Exception:  # a page too busy to answer counts as no reading
+                            reading = None
+                        if reading is not None:
+                            readings[i].append(reading)
+                    time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+                server_cores, browser_cores = server_cpu.cores(), browser_cpu.cores()
+                rss1 = _rss_mb(server.pid)
                 browser.close()
         finally:
             server.terminate()
             server.wait(10)
-    a = np.asarray(readings, dtype=float)
+    for s, rs in zip(sessions, readings):
+        for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
+            s[key] = _median([r[key] for r in rs])
+        s["latency_max_ms"] = max((r["latency_ms"] for r in rs), default=0.0)
+        s["readings"] = len(rs)
+        if s["error"] is None and not rs:
+            s["error"] = "no status line"
     return {
-        "live_first_mood_s": round(first_mood, 2),
-        "live_video_fps": round(float(np.median(a[:, 0])), 1),
-        "live_video_in_fps": round(float(np.median(a[:, 1])), 1),
-        "live_audio_fps": round(float(np.median(a[:, 2])), 1),
-        "live_latency_ms": round(float(np.median(a[:, 3])), 1),
-        "live_server_cpu_cores": round(cpu, 2),
+        "sessions": n,
+        "failed": sum(s["error"] is not None for s in sessions),
+        "server_cpu_cores": round(server_cores, 2),
+        "server_cpu_per_session": round(server_cores / n, 2),
+        "browser_cpu_cores": round(browser_cores, 2),
+        "server_rss_mb": [round(rss0), round(rss1)],
+        "seconds": seconds,
+        "per_session": sessions,
+    }
+
+
+def sessions_per_core(runs: list[dict], min_fps: float) -> dict | None:
+    """How many sessions one server core carries at >= `min_fps` processed, from measured runs only.
+
+    Takes the heaviest run in which every session started and every session's
+    median processed fps met the bar, and divides its sessions by the server
+    cores it used. None when no run met the bar.
+    """
+    good = [
+        r for r in runs
+        if r["failed"] == 0 and r["server_cpu_cores"] > 0
+        and min(s["video_fps"] for s in r["per_session"]) >= min_fps
+    ]
+    if not good:
+        return None
+    best = max(good, key=lambda r: r["sessions"])
+    return {
+        "min_fps": min_fps,
+        "sessions_per_core": round(best["sessions"] / best["server_cpu_cores"], 2),
+        "measured_with": best["sessions"],
+        "server_cpu_cores": best["server_cpu_cores"],
+    }
+
+
+def measure_sessions(counts: list[int], seconds: float = 20.0, min_fps: float = 10.0) -> dict:
+    """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
+    with tempfile.TemporaryDirectory() as tmp:
+        video = write_y4m(Path(tmp) / "face.y4m", samples.face_frame())
+        audio = write_speech_wav(Path(tmp) / "speech.wav")
+        runs = [run_sessions(n, video, audio, seconds=seconds) for n in counts]
+    return {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps)}
+
+
+def sessions_table(result: dict) -> str:
+    """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
+    runs = result["live_sessions"]
+    lines = [
+        "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine",
+        f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
+        f"{'latency ms':>11} {'max':>5}  status",
+    ]
+    for r in runs:
+        for s in r["per_session"]:
+            first = f"{s['first_mood_s']:.1f} s" if s["first_mood_s"] is not None else "-"
+            lines.append(
+                f"{r['sessions']:>2} {s['session']:>2} {first:>10} {s['video_fps']:>10.0f} {s['video_in_fps']:>6.0f} "
+                f"{s['audio_fps']:>8.0f} {s['latency_ms']:>11.0f} {s['latency_max_ms']:>5.0f}  "
+                + (s["error"] or ("ok" if s["video_fps"] > 0 and s["audio_fps"] > 0 else "ran, but no video processed"
+                                  if s["video_fps"] == 0 else "ran, but no audio"))
+            )
+    lines.append("")
+    lines.append(
+        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
+    )
+    for r in runs:
+        rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
+        lines.append(
+            f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
+            f"{r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
+        )
+    carry = result.get("live_carry")
+    if carry:
+        lines.append(
+            f"sessions one server core carries at >= {carry['min_fps']:g} fps processed: "
+            f"{carry['sessions_per_core']:.2f} (measured with {carry['measured_with']} sessions using {carry['server_cpu_cores']:.2f} cores)"
+        )
+    else:
+        lines.append("sessions one server core carries: no run had every session at the fps bar")
+    return "\n".join(lines)
+
+
+def measure(seconds: float = 20.0) -> dict:
+    """One real-browser session: startup, then `seconds` of steady streaming (the `bench --live` figures)."""
+    result = measure_sessions([1], seconds=seconds)
+    run = result["live_sessions"][0]
+    s = run["per_session"][0]
+    if s["error"]:
+        raise RuntimeError(f"the live session did not run: {s['error']}")
+    return {
+        "live_first_mood_s": s["first_mood_s"],
+        "live_video_fps": s["video_fps"],
+        "live_video_in_fps": s["video_in_fps"],
+        "live_audio_fps": s["audio_fps"],
+        "live_latency_ms": s["latency_ms"],
+        "live_server_cpu_cores": run["server_cpu_cores"],
         "live_seconds": seconds,
     }

@@ -36,15 +36,23 @@ def app_server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_page(media_files):
+def chromium(media_files):
+    """One real Chromium whose fake camera and microphone play the sample face and speech."""
     from playwright.sync_api import sync_playwright
 
     video, audio = media_files
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
-            yield context.new_page()
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
