@@ -355,3 +355,102 @@ def measure(seconds: float = 20.0) -> dict:
         "live_server_cpu_cores": run["server_cpu_cores"],
         "live_seconds": seconds,
     }
+
+
+def write_y4m_sequence(path: Path, frames: list[tuple[np.ndarray, float]], fps: int = 15) -> Path:
+    """A YUV4MPEG2 clip of (BGR frame, seconds) parts in order, for a fake camera that changes face."""
+    h, w = frames[0][0].shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame, seconds in frames:
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes()
+            for _ in range(round(seconds * fps)):
+                f.write(b"FRAME\n" + yuv)
+    return path
+
+
+def glass_in_browser(hold: float = 4.0, seconds: float = 22.0) -> dict:
+    """Glass-to-mood through the whole live page: the fake camera swaps face A and face B every `hold` s.
+
+    The camera plays A then B in a loop (the two public-domain sample faces,
+    which read as different moods; the microphone is silent so only the face
+    decides), and the page's `Mood:` text is polled every 50 ms. Chromium's
+    fake camera starts its file when the page asks for the camera, right
+    after START, so the k-th swap happens at (START + k * hold) at the
+    earliest; each delay is counted from that moment, which makes it an
+    upper bound (START to the first camera frame is typically tens of ms).
+    """
+    import soundfile as sf
+    from playwright.sync_api import sync_playwright
+
+    from moodmusic.bench_live import default_faces, place
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
+    a, b = (place(face) for face in default_faces())
+    with tempfile.TemporaryDirectory() as tmp:
+        video = write_y4m_sequence(Path(tmp) / "swap.y4m", [(a, hold), (b, hold)])
+        audio = Path(tmp) / "silence.wav"
+        sf.write(audio, np.zeros(48000 * 2, np.int16), 48000, subtype="PCM_16")
+        home = Path(tmp) / "home"
+        home.mkdir()
+        port = free_port()
+        server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        seen: list[tuple[float, str]] = []
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
+                button = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+                button.wait_for(timeout=90_000)
+                button.click()
+                clicked = time.monotonic()
+                while time.monotonic() - clicked < seconds:
+                    text = page.get_by_text(MOOD_TEXT)
+                    try:
+                        found = MOOD_TEXT.search(text.first.inner_text(timeout=1_000)) if text.count() else None
+                    except Exception:  # the element was redrawn between count and read
+                        found = None
+                    mood = found.group(1) if found else None
+                    if mood is not None and (not seen or seen[-1][1] != mood):
+                        seen.append((time.monotonic() - clicked, mood))
+                    time.sleep(0.05)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(10)
+    return glass_delays(seen, hold, until=seconds)
+
+
+def glass_delays(seen: list[tuple[float, str]], hold: float, until: float | None = None) -> dict:
+    """For each swap of the fake camera (at k * hold after START): the delay until the page shows another mood.
+
+    `seen`: (seconds after START, mood) at each change of the page's mood;
+    `until`: how long the page was watched (default: the last change). A swap
+    with no change before the next swap counts as missed.
+
+    >>> glass_delays([(1.1, "happy"), (5.4, "neutral"), (9.2, "happy"), (10.0, "angry")], hold=4.0, until=12.0)
+    {'browser_glass_s': [1.4, 1.2], 'browser_glass_s_median': 1.3, 'browser_glass_s_max': 1.4, 'browser_glass_missed': 0}
+    """
+    delays: list[float] = []
+    missed = 0
+    end = until if until is not None else (seen[-1][0] if seen else 0.0)
+    k = 1
+    while seen and (k + 1) * hold <= end + 1e-9:
+        swap = k * hold
+        before = [m for t, m in seen if t <= swap]
+        after = [(t, m) for t, m in seen if swap < t < swap + hold]
+        if before:
+            change = next((t for t, m in after if m != before[-1]), None)
+            if change is None:
+                missed += 1
+            else:
+                delays.append(round(change - swap, 2))
+        k += 1
+    return {
+        "browser_glass_s": delays,
+        "browser_glass_s_median": round(float(np.median(delays)), 2) if delays else None,
+        "browser_glass_s_max": max(delays) if delays else None,
+        "browser_glass_missed": missed,
+    }

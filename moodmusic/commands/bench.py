@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iterations", type=int, default=300, help="timed iterations per step (default 300)")
     parser.add_argument(
         "--live", action="store_true",
-        help="also run the live page in a real Chromium with fake camera/microphone and measure it (about 40 s; "
+        help="also run the live page in a real Chromium with fake camera/microphone and measure it, including "
+        "glass-to-mood with a camera that swaps faces (about 90 s; "
         "needs the test requirements and Chromium)",
     )
     parser.add_argument(
@@ -139,9 +140,10 @@ def run(args: argparse.Namespace) -> int:
 
         out.update(measure_sessions(args.sessions, min_fps=args.min_fps))
     elif args.live:
-        from moodmusic.bench_browser import measure
+        from moodmusic.bench_browser import glass_in_browser, measure
 
         out.update(measure())
+        out.update(glass_in_browser())  # the fake camera swaps faces every 4 s; delays to the page's mood
 
     if args.json:
         print(json.dumps(out))
