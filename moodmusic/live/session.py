@@ -34,7 +34,8 @@ from moodmusic.live.smoothing import MoodSmoother
 
 log = logging.getLogger(__name__)
 
-VOICE_THREAD = "moodmusic-voice"  # the worker's name, in Python and (cut to 15 characters) in the OS
+VOICE_THREAD = "moodmusic-voice"
+VIDEO_BURST = 0.05  # seconds of video processing the budget may save up while frames are skipped or absent  # the worker's name, in Python and (cut to 15 characters) in the OS
 
 # crops (N,48,48) uint8 -> probs (N,6); features (N,D) float32 -> probs (N,6)
 FaceModel = Callable[[np.ndarray], np.ndarray]
@@ -179,8 +180,12 @@ class LiveSession:
         self._last_face_seen: float | None = None
         self._voice_active = False
         self._audio_db = -120.0
-        self._video_cost = 0.0  # EMA of seconds per processed frame
-        self._next_video_at = 0.0
+        # A leaky bucket of processing time: it fills at `video_load` seconds per second of wall
+        # time (up to a small burst) and each processed frame drains what it cost. A frame is read
+        # only while the bucket is not in debt, so video never takes more than `video_load` of a
+        # core, and any frame rate up to load / cost is kept (no rounding down to every 2nd frame).
+        self._video_credit = 0.0
+        self._credit_at: float | None = None
         self._video_ms: deque[float] = deque(maxlen=100)
         self._voice_ms: deque[float] = deque(maxlen=40)
         self._latency_ms: deque[float] = deque(maxlen=100)
@@ -220,7 +225,11 @@ class LiveSession:
                 self.counters["video_stale"] += 1
             else:
                 self._last_video_fresh = arrived
-            skip = stale or arrived < self._next_video_at
+            if self._credit_at is not None:
+                earned = (arrived - self._credit_at) * self.config.video_load
+                self._video_credit = min(VIDEO_BURST, self._video_credit + earned)
+            self._credit_at = arrived
+            skip = stale or self._video_credit < 0.0
             if skip:
                 self.counters["video_skipped"] += 1
             faces_before = list(self._faces)
@@ -274,9 +283,7 @@ class LiveSession:
         with self._lock:
             self.counters["video_processed"] += 1
             self._video_done.tick(done)
-            self._video_cost = cost if self._video_cost == 0 else 0.8 * self._video_cost + 0.2 * cost
-            # Spend at most `video_load` of a core: wait cost*(1/load - 1) before the next frame.
-            self._next_video_at = done + self._video_cost * (1.0 / self.config.video_load - 1.0)
+            self._video_credit -= cost  # repaid at `video_load` per second before the next frame is read
             self._video_ms.append(cost * 1000)
             self._faces = faces
             if faces:

@@ -192,3 +192,19 @@ def test_face_without_a_face_model_reads_as_reading_not_no_face(clock, face_fram
     feed_video(s, face_frame, clock, 0.5)
     snap = s.snapshot()
     assert (snap.face_state, snap.state, snap.mood) == ("face", "reading", None)
+
+
+def test_video_budget_keeps_load_over_cost_frames_per_second(experts, clock, face_frame):
+    """30 fps arriving, each read costs 20 ms, half a core allowed: 25 fps fit, not every 2nd frame (15)."""
+    def costly(crops):
+        clock.advance(0.020)  # the engine's clock sees the step take 20 ms
+        return experts.face(crops)
+
+    s = LiveSession(costly, None, config=EngineConfig(video_load=0.5), clock=clock, start_worker=False)
+    seconds, fps = 4.0, 30
+    for _ in range(int(seconds * fps)):
+        before = clock()
+        s.on_video(face_frame)
+        clock.advance(max(0.0, 1 / fps - (clock() - before)))  # the next frame arrives on schedule
+    processed = s.snapshot().counters["video_processed"]
+    assert 0.9 * 25 * seconds <= processed <= 25 * seconds + 3  # the budget's rate, and never more
