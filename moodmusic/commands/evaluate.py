@@ -113,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
             card["face"] = {"test": test, "meta": _slim_meta(meta), "sha1": _sha1(face_ckpt)}
             card["figures"]["face"] = str(confusion_png(test["confusion_matrix"], "face: FER2013 test",
                                                         fig_dir / "face_test_confusion.png").relative_to(out))
+            for i, teacher in enumerate(meta.get("teachers") or []):
+                if teacher.get("command"):
+                    card["commands"][f"face teacher {i + 1}"] = teacher["command"]
             if meta.get("command"):
                 card["commands"]["face expert"] = meta["command"]
             print(f"face: acc {test['accuracy']:.3f} macro-F1 {test['macro_f1']:.3f}", flush=True)

@@ -75,24 +75,30 @@ def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 class FaceNet(nn.Module):
     """A stride-2 stem, three residual stages (x1/2 between them), global pooling, embedding, classifier.
 
+    `blocks` (residual blocks per stage) and `stem_stride` 1 make the larger
+    teacher networks that the deployed student is distilled from; the
+    defaults are the deployed student, and checkpoints without these keys
+    load as it.
+
     About 26 M multiply-adds per 40x40 crop with the default widths: small
     enough to train on two shared CPU cores and to run in about a millisecond.
     (A full-resolution stem + max-pool measured about 30 % slower to train.)
     """
 
     def __init__(self, widths: tuple[int, int, int] | list[int] = (32, 64, 128), emb_dim: int = 128,
-                 crop: int = 40, dropout: float = 0.3, n_classes: int = len(MOODS)) -> None:
+                 crop: int = 40, dropout: float = 0.3, n_classes: int = len(MOODS), blocks: int = 1,
+                 stem_stride: int = 2) -> None:
         super().__init__()
         w0, w1, w2 = (int(w) for w in widths)
+        if blocks < 1 or stem_stride not in (1, 2):
+            raise ValueError(f"FaceNet needs blocks >= 1 and stem_stride 1 or 2, got {blocks}, {stem_stride}")
         self.config = {"widths": [w0, w1, w2], "emb_dim": emb_dim, "crop": crop, "dropout": dropout,
-                       "n_classes": n_classes}
+                       "n_classes": n_classes, "blocks": blocks, "stem_stride": stem_stride}
         self.crop = crop
-        self.features = nn.Sequential(
-            _conv_bn(1, w0, 2), _Residual(w0),
-            _conv_bn(w0, w1, 2), _Residual(w1),
-            _conv_bn(w1, w2, 2), _Residual(w2),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        )
+        layers: list[nn.Module] = []
+        for cin, cout, stride in ((1, w0, stem_stride), (w0, w1, 2), (w1, w2, 2)):
+            layers += [_conv_bn(cin, cout, stride), *(_Residual(cout) for _ in range(blocks))]
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.embedding = nn.Sequential(nn.Linear(w2, emb_dim), nn.BatchNorm1d(emb_dim), nn.ReLU(inplace=True))
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(emb_dim, n_classes)
@@ -143,6 +149,15 @@ class FaceExpert:
     def embedding_dim(self) -> int:
         return self.net.embedding_dim
 
+    @property
+    def device(self) -> torch.device:
+        return next(self._fast.parameters()).device
+
+    def to(self, device: str | torch.device) -> FaceExpert:
+        """Run predictions on `device` (evaluation on a GPU; the app stays on the CPU)."""
+        self._fast.to(device)
+        return self
+
     @classmethod
     def load(cls, path: str | Path | None = None, feature_version: str | None = None) -> FaceExpert:
         """Load `models/face_expert.pt` (or `path`); refuse a crop framing of another version.
@@ -175,7 +190,7 @@ class FaceExpert:
         n = len(x)
         if n == 0:
             return np.zeros((0, len(self.classes)), np.float32), np.zeros((0, self.embedding_dim), np.float32)
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         if self.flip_average:
             t = torch.cat([t, t.flip(-1)])
         logits, emb = self._fast.logits_and_embedding(t)
@@ -183,7 +198,7 @@ class FaceExpert:
         if self.flip_average:
             probs = (probs[:n] + probs[n:]) / 2
             emb = (emb[:n] + emb[n:]) / 2
-        return probs.numpy().astype(np.float32), emb.numpy().astype(np.float32)
+        return probs.cpu().numpy().astype(np.float32), emb.float().cpu().numpy().astype(np.float32)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities only: the callable the live engine expects."""

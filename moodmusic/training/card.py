@@ -153,8 +153,24 @@ def render_markdown(card: dict[str, Any]) -> str:
     if face:
         out += ["", "## Face expert", ""]
         meta = face.get("meta", {})
+        teachers = meta.get("teachers") or []
+        if teachers:
+            distill = meta.get("distill") or {}
+            out.append(f"A compact residual CNN (FaceNet {meta.get('arch', {}).get('widths')}) distilled from "
+                       f"{len(teachers)} larger FaceNets (their logits averaged, the same augmented batch shown "
+                       f"to teacher and student; soft-target weight {distill.get('weight')}, temperature "
+                       f"{distill.get('temperature')}). "
+                       f"Test-time flip averaging: {'on' if meta.get('flip_average') else 'off'}.\n")
+            for i, t in enumerate(teachers):
+                val = t.get("val") or {}
+                out.append(f"- Teacher {i + 1} ({t.get('arch', {}).get('widths')}, {t.get('arch', {}).get('blocks')} "
+                           f"blocks per stage, val accuracy {_pct(val['accuracy']) if val else '?'}): "
+                           f"`{t.get('command', '?')}`")
+            out.append("")
         if meta.get("command"):
             out.append(f"Trained with `{meta['command']}`.")
+        if meta.get("trained_on"):
+            out.append(f"\nRan on {meta['trained_on']}")
         if face.get("test"):
             out += ["", "| | " + " | ".join(MOODS) + " |", "| --- |" + " --- |" * len(MOODS),
                     _recall_row("recall (test)", face["test"])]

@@ -58,8 +58,13 @@ def load_fer(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val", "t
 
 def augment(x, gen, crop: int = 40, max_rotate: float = 12.0, scale: tuple[float, float] = (0.88, 1.12),
             max_shift: float = 8.0, flip: bool = True, contrast: tuple[float, float] = (0.7, 1.3),
-            brightness: float = 30.0, gamma: tuple[float, float] = (0.7, 1.4), erase_p: float = 0.5):
+            brightness: float = 30.0, gamma: tuple[float, float] = (0.7, 1.4), erase_p: float = 0.5,
+            device=None):
     """A batch of (N, 48, 48) uint8 faces -> (N, 1, crop, crop) float pixel values, randomly varied.
+
+    The random draws come from `gen` (on the CPU, so a seed gives the same
+    draws whatever the device); the image work runs on `device` (default:
+    where `x` is), which keeps a GPU fed without a CPU bottleneck.
 
     One affine warp per image does rotation, scale, a random `crop` window
     whose centre moves up to `max_shift` px from the image centre, and a
@@ -70,10 +75,14 @@ def augment(x, gen, crop: int = 40, max_rotate: float = 12.0, scale: tuple[float
     import torch.nn.functional as F
 
     n, h, w = x.shape
-    x = x.float().unsqueeze(1)
+    dev = torch.device(device) if device is not None else x.device
+    x = x.to(dev).float().unsqueeze(1)
 
     def uniform(lo: float, hi: float):
         return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+    def there(t):
+        return t.to(dev, non_blocking=True)
 
     angle = uniform(-max_rotate, max_rotate) * math.pi / 180
     s = uniform(*scale)
@@ -84,14 +93,14 @@ def augment(x, gen, crop: int = 40, max_rotate: float = 12.0, scale: tuple[float
     reach = max_shift / (w / 2)
     tx, ty = uniform(-reach, reach), uniform(-reach, reach)
     theta = torch.stack([torch.stack([cos * sign, -sin, tx], 1), torch.stack([sin * sign, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, (n, 1, crop, crop), align_corners=False)
+    grid = F.affine_grid(there(theta), (n, 1, crop, crop), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     # photometric: contrast and brightness (effective through clipping), then gamma
-    c = uniform(*contrast).view(n, 1, 1, 1)
-    b = uniform(-brightness, brightness).view(n, 1, 1, 1)
+    c = there(uniform(*contrast).view(n, 1, 1, 1))
+    b = there(uniform(-brightness, brightness).view(n, 1, 1, 1))
     out = ((out - 128) * c + 128 + b).clamp(0, 255)
-    g = torch.exp(uniform(math.log(gamma[0]), math.log(gamma[1]))).view(n, 1, 1, 1)
+    g = there(torch.exp(uniform(math.log(gamma[0]), math.log(gamma[1]))).view(n, 1, 1, 1))
     out = 255 * (out / 255).pow(g)
 
     if erase_p > 0:  # random erasing: one rectangle of 4-20 % of the crop, filled with noise
@@ -107,7 +116,7 @@ def augment(x, gen, crop: int = 40, max_rotate: float = 12.0, scale: tuple[float
                   & (xs >= x0.view(n, 1, 1)) & (xs < (x0 + ew).view(n, 1, 1)))
         inside &= (torch.rand(n, generator=gen) < erase_p).view(n, 1, 1)
         noise = torch.rand(n, 1, crop, crop, generator=gen) * 255
-        out = torch.where(inside.unsqueeze(1), noise, out)
+        out = torch.where(there(inside.unsqueeze(1)), there(noise), out)
     return out
 
 
@@ -116,6 +125,58 @@ def class_weights(labels: np.ndarray, n_classes: int, power: float = 0.5) -> np.
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     w = np.where(counts > 0, counts.clip(min=1) ** -power, 0.0)
     return (w / (w[labels].mean())).astype(np.float32)
+
+
+def distillation_loss(hard_loss, weight: float, temperature: float):
+    """(1 - weight) * hard-label loss + weight * T^2 * KL(teacher || student) at temperature T (Hinton et al.)."""
+    import torch.nn.functional as F
+
+    def loss(logits, labels, teacher_logits):
+        t = temperature
+        soft = F.kl_div(F.log_softmax(logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                        reduction="batchmean", log_target=True) * t * t
+        return (1 - weight) * hard_loss(logits, labels) + weight * soft
+
+    return loss
+
+
+def load_teachers(paths: list[Path], crop: int):
+    """Frozen FaceNets whose averaged logits teach the student; each must look at the same crop size."""
+    import torch
+    from torch import nn
+
+    from moodmusic.cli import UserError
+    from moodmusic.recognition.checkpoint import CheckpointError
+    from moodmusic.recognition.face_expert import FaceExpert
+
+    nets, info = [], []
+    for path in paths:
+        try:
+            expert = FaceExpert.load(path)
+        except (CheckpointError, FileNotFoundError, OSError) as exc:
+            raise UserError(f"cannot use teacher {path}: {exc}") from None
+        if expert.net.crop != crop:
+            raise UserError(f"teacher {path} looks at {expert.net.crop}px crops, the student at {crop}px")
+        nets.append(expert.net)
+        info.append({"path": str(path), "arch": expert.meta.get("arch"),
+                     "val": expert.meta.get("metrics", {}).get("val_single")})
+
+    class TeacherEnsemble(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.members = nn.ModuleList(nets)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.stack([m(x) for m in self.members]).mean(0)
+
+    return TeacherEnsemble(), info
+
+
+def choose_flip_average(mode: str, plain_val_f1: float, flipped_val_f1: float) -> bool:
+    """Whether predictions average each crop with its mirror: `auto` keeps it only if it helps on val."""
+    if mode not in ("auto", "never", "always"):
+        raise ValueError(f"test-time flip mode must be auto, never or always, got {mode!r}")
+    return {"auto": flipped_val_f1 > plain_val_f1, "never": False, "always": True}[mode]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +198,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emb-dim", type=int, default=128)
     parser.add_argument("--crop", type=int, default=40, help="training crop (the model looks at the centre crop)")
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--blocks", type=int, default=1, help="residual blocks per stage (teachers use more)")
+    parser.add_argument("--stem-stride", type=int, default=2, choices=(1, 2),
+                        help="1 keeps full resolution in the first stage (teachers)")
+    parser.add_argument("--teacher", type=Path, nargs="+", default=None,
+                        help="distil from these trained face models (their logits averaged)")
+    parser.add_argument("--distill-weight", type=float, default=0.7,
+                        help="share of the teacher-matching loss (the rest is the hard-label loss)")
+    parser.add_argument("--distill-temperature", type=float, default=2.0)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="auto: the GPU when there is one")
+    parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on the GPU")
+    parser.add_argument("--test-time-flip", choices=("auto", "never", "always"), default="auto",
+                        help="average each prediction with its mirror image: auto keeps it if it helps val "
+                             "macro-F1; never halves inference time")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train/val images (smoke test)")
@@ -163,26 +238,36 @@ def run(args: argparse.Namespace) -> int:
         data = {k: _subset(x, y, args.limit) for k, (x, y) in data.items()}
     (xtr, ytr), (xva, yva) = data["train"], data["val"]
 
-    with distributed() as dist_info:
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: this machine has no usable GPU")
+    if not 0 <= args.distill_weight <= 1 or args.distill_temperature <= 0:
+        raise UserError("--distill-weight must lie in 0..1 and --distill-temperature be positive")
+    teacher, teacher_info = load_teachers(args.teacher, args.crop) if args.teacher else (None, [])
+    with distributed(use_cuda=args.device != "cpu") as dist_info:
         seed_everything(args.seed)
-        arch = {"widths": list(args.widths), "emb_dim": args.emb_dim, "crop": args.crop, "dropout": args.dropout}
+        arch = {"widths": list(args.widths), "emb_dim": args.emb_dim, "crop": args.crop, "dropout": args.dropout,
+                "blocks": args.blocks, "stem_stride": args.stem_stride}
         model = FaceNet(**arch)
         per_class = torch.from_numpy(class_weights(ytr, len(MOODS), args.class_weight_power))
         loss_fn = torch.nn.CrossEntropyLoss(weight=per_class.to(dist_info.device),
                                             label_smoothing=args.label_smoothing)
+        if teacher is not None:
+            loss_fn = distillation_loss(loss_fn, args.distill_weight, args.distill_temperature)
         config = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
             warmup_epochs=args.warmup_epochs, patience=args.patience, seed=args.seed, num_threads=args.threads,
             channels_last=True, max_minutes=args.max_minutes, run_dir=str(args.run_dir), resume=args.resume,
-            progress=not args.no_progress,
+            progress=not args.no_progress, amp=args.amp,
         )
         if dist_info.is_main:
-            print(f"FER2013 six moods: train {len(xtr)}, val {len(xva)}; world size {dist_info.world_size}; "
+            print(f"FER2013 six moods: train {len(xtr)}, val {len(xva)}; world size {dist_info.world_size} "
+                  f"on {dist_info.device.type}; {len(teacher_info)} teacher(s); "
                   f"class weights {dict(zip(MOODS, [round(float(w), 2) for w in per_class]))}", flush=True)
         result = fit(
             model, TensorDataset(torch.from_numpy(xtr), torch.from_numpy(ytr)),
             TensorDataset(torch.from_numpy(xva), torch.from_numpy(yva)), loss_fn, list(MOODS), config, dist_info,
-            batch_transform=lambda xb, gen: augment(xb, gen, crop=args.crop),
+            batch_transform=lambda xb, gen: augment(xb, gen, crop=args.crop, device=dist_info.device),
+            teacher=teacher,
         )
         if not dist_info.is_main:
             return 0
@@ -198,6 +283,10 @@ def run(args: argparse.Namespace) -> int:
         "data": "FER2013 (Goodfellow et al. 2013), six moods (disgust dropped): train split for training, "
                 "val (PublicTest) for epoch selection, test (PrivateTest) reported once",
         "train_size": int(len(xtr)),
+        "teachers": teacher_info,
+        "distill": ({"weight": args.distill_weight, "temperature": args.distill_temperature}
+                    if teacher is not None else None),
+        "device": dist_info.device.type,
         "seed": args.seed,
         "epochs": args.epochs,
         "epochs_run": result.epochs_run,
@@ -209,21 +298,23 @@ def run(args: argparse.Namespace) -> int:
         "history": result.history,
         "metrics": {"val_single": _brief(result.best_metrics)},
     }
+    eval_device = dist_info.device.type  # the GPU scores a large teacher in seconds
     model = FaceNet(**arch)
     model.load_state_dict(result.best_state)
     save_checkpoint(args.out, model.state_dict(), meta)
     if args.limit:
         meta["metrics"]["val"] = _brief(result.best_metrics)
     else:  # flip averaging at test time is kept only if it helps on val (selection on val, never test)
-        plain = evaluate(args.out, args.data, split="val", flip_average=False)
-        flipped = evaluate(args.out, args.data, split="val", flip_average=True)
-        meta["flip_average"] = flipped["macro_f1"] > plain["macro_f1"]
+        plain = evaluate(args.out, args.data, split="val", flip_average=False, device=eval_device)
+        flipped = evaluate(args.out, args.data, split="val", flip_average=True, device=eval_device)
+        meta["flip_average"] = choose_flip_average(args.test_time_flip, plain["macro_f1"], flipped["macro_f1"])
         meta["metrics"]["val_no_flip"] = _brief(plain)
         meta["metrics"]["val"] = flipped if meta["flip_average"] else plain
     save_checkpoint(args.out, model.state_dict(), meta)
     if not args.no_test:
-        meta["metrics"]["test"] = evaluate(args.out, args.data, split="test")
-        meta["metrics"]["test_slice500"] = _brief(evaluate(args.out, args.data, split="test", limit=500))
+        meta["metrics"]["test"] = evaluate(args.out, args.data, split="test", device=eval_device)
+        meta["metrics"]["test_slice500"] = _brief(
+            evaluate(args.out, args.data, split="test", limit=500, device=eval_device))
         save_checkpoint(args.out, model.state_dict(), meta)
     print(f"saved {args.out} (best epoch {result.best_epoch}, {result.wall_s / 60:.1f} min)")
     for name in ("val", "test"):
@@ -263,7 +354,7 @@ def command_line(args: argparse.Namespace, world_size: int = 1) -> str:
 
 
 def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str = "test",
-             limit: int | None = None, flip_average: bool | None = None) -> dict[str, Any]:
+             limit: int | None = None, flip_average: bool | None = None, device: str | None = None) -> dict[str, Any]:
     """Score a saved face expert on a FER2013 split: accuracy, macro-F1, per-class recall, confusion matrix.
 
     Goes through `FaceExpert.predict`, the same path the app uses (with the
@@ -278,6 +369,8 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str = "te
     if limit:
         x, y = _subset(x, y, limit)
     expert = FaceExpert.load(checkpoint_path)
+    if device is not None:
+        expert.to(device)
     if flip_average is not None:
         expert.flip_average = flip_average
     t = time.perf_counter()

@@ -35,7 +35,7 @@ from moodmusic.training.distributed import DistInfo, all_reduce_sum, barrier
 
 log = logging.getLogger(__name__)
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[..., torch.Tensor]  # (logits, labels) -> loss, or (logits, labels, teacher logits) with a teacher
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
@@ -58,6 +58,7 @@ class TrainConfig:
     run_dir: str | None = None  # last.pt (resumable state) is written here every epoch
     resume: bool = False
     progress: bool = True
+    amp: bool = False  # bfloat16 autocast on CUDA (ignored on CPU)
 
 
 @dataclass
@@ -178,14 +179,28 @@ def fit(
     config: TrainConfig,
     dist_info: DistInfo,
     batch_transform: BatchTransform | None = None,
+    teacher: nn.Module | None = None,
 ) -> FitResult:
-    """Train `model` (in place) and return the state with the best val macro-F1, plus the history."""
+    """Train `model` (in place) and return the state with the best val macro-F1, plus the history.
+
+    With a `teacher` (a frozen model that sees the very same augmented batch:
+    distillation by function matching), `loss_fn` also receives the
+    teacher's logits.
+    """
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = dist_info.device
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
+    if teacher is not None:
+        teacher.to(device).eval().requires_grad_(False)
+        if config.channels_last:
+            teacher.to(memory_format=torch.channels_last)
+    use_amp = config.amp and device.type == "cuda"
+    if device.type == "cuda":  # fixed input sizes: let cuDNN pick its fastest kernels; TF32 for fp32 maths
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     net: nn.Module = model
     if dist_info.enabled:
         net = nn.parallel.DistributedDataParallel(
@@ -261,7 +276,14 @@ def fit(
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             if config.channels_last and xb.ndim == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            loss = loss_fn(_logits(net(xb)), yb)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = _logits(net(xb))
+                if teacher is None:
+                    loss = loss_fn(logits.float(), yb)
+                else:
+                    with torch.no_grad():
+                        target = _logits(teacher(xb)).float()
+                    loss = loss_fn(logits.float(), yb, target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:

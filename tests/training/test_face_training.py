@@ -101,3 +101,101 @@ def test_train_face_writes_a_checkpoint_the_expert_loads(shared_data, tmp_path):
     assert (tmp_path / "run" / "last.pt").is_file()
     probs, emb = FaceExpert.load(out).predict(tiny_faces(4)[0])
     assert probs.shape == (4, 6) and emb.shape == (4, 16)
+
+
+# --- distillation: larger teachers, the soft-target loss, and a teacher-taught run end to end ---
+
+
+def _fake_fer(folder, n: int = 192) -> None:
+    """A FER2013-shaped file of real photo patches (labels in turn), so `train face` runs without the data."""
+    x, y = tiny_faces(n)
+    labels = np.array([MOODS[i] for i in y])
+    split = np.array(["train", "train", "val"] * (n // 3))
+    (folder / "faces").mkdir(parents=True)
+    np.savez(folder / "faces" / "fer2013.npz", images=x, labels=labels, split=split)
+
+
+def test_teacher_architecture_keeps_full_resolution_in_its_first_stage():
+    from moodmusic.recognition.face_expert import FaceNet
+
+    student, teacher = FaceNet(), FaceNet(widths=(8, 16, 32), emb_dim=16, blocks=2, stem_stride=1)
+    x = torch.from_numpy(tiny_faces(2)[0])
+    assert student.features[0](torch.zeros(1, 1, 40, 40)).shape[-1] == 20
+    assert teacher.features[0](torch.zeros(1, 1, 40, 40)).shape[-1] == 40
+    assert sum(type(m).__name__ == "_Residual" for m in teacher.features) == 6
+    assert teacher.eval()(x).shape == (2, 6)
+    # a checkpoint written before these options existed describes the student: same layers, same keys
+    old_arch = {"widths": [32, 64, 128], "emb_dim": 128, "crop": 40, "dropout": 0.3}
+    assert FaceNet(**old_arch).state_dict().keys() == student.state_dict().keys()
+    with pytest.raises(ValueError):
+        FaceNet(stem_stride=3)
+
+
+def test_distillation_loss_blends_hard_labels_and_teacher_matching():
+    from moodmusic.training.face import distillation_loss
+
+    hard = torch.nn.CrossEntropyLoss()
+    logits = torch.tensor([[2.0, 0.5, 0, 0, 0, 0], [0, 0, 3.0, 0, 0, 0]], requires_grad=True)
+    labels = torch.tensor([0, 2])
+    same = logits.detach().clone()
+    assert distillation_loss(hard, 1.0, 2.0)(logits, labels, same).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_loss(hard, 0.0, 2.0)(logits, labels, same).item() == pytest.approx(hard(logits, labels).item())
+    # matching a teacher that prefers class 1 pulls the student's class-1 logit up
+    teacher = torch.tensor([[0, 4.0, 0, 0, 0, 0], [0, 4.0, 0, 0, 0, 0]])
+    distillation_loss(hard, 1.0, 2.0)(logits, labels, teacher).backward()
+    assert (logits.grad[:, 1] < 0).all()
+
+
+def test_test_time_flip_choice():
+    from moodmusic.training.face import choose_flip_average
+
+    assert choose_flip_average("auto", 0.60, 0.61) and not choose_flip_average("auto", 0.61, 0.60)
+    assert not choose_flip_average("never", 0.50, 0.70) and choose_flip_average("always", 0.70, 0.50)
+    with pytest.raises(ValueError):
+        choose_flip_average("sometimes", 0.5, 0.5)
+
+
+def test_augmentation_on_an_explicit_device_draws_the_same_images():
+    x, gen = _faces(), lambda: torch.Generator().manual_seed(3)
+    torch.testing.assert_close(augment(x, gen(), device="cpu"), augment(x, gen()))
+
+
+def test_a_student_distils_from_a_trained_teacher_end_to_end(tmp_path):
+    from moodmusic.recognition.checkpoint import load_checkpoint
+    from moodmusic.recognition.face_expert import FaceExpert
+
+    _fake_fer(tmp_path / "data")
+    common = ["train", "face", "--data", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "32",
+              "--threads", "1", "--no-test", "--no-progress", "--device", "cpu"]
+    teacher = tmp_path / "teacher.pt"
+    assert main([*common, "--out", str(teacher), "--run-dir", str(tmp_path / "rt"), "--widths", "8", "16", "16",
+                 "--emb-dim", "16", "--blocks", "2", "--stem-stride", "1"]) == 0
+    student = tmp_path / "student.pt"
+    assert main([*common, "--out", str(student), "--run-dir", str(tmp_path / "rs"), "--widths", "8", "8", "16",
+                 "--emb-dim", "16", "--teacher", str(teacher), "--distill-weight", "0.5",
+                 "--test-time-flip", "never"]) == 0
+    _, meta = load_checkpoint(student, kind="face")
+    assert meta["teachers"][0]["arch"]["blocks"] == 2 and meta["distill"] == {"weight": 0.5, "temperature": 2.0}
+    assert meta["flip_average"] is False and "--teacher" in meta["command"]
+    assert np.isfinite(meta["history"][0]["train_loss"])
+    probs, _ = FaceExpert.load(student).predict(tiny_faces(3)[0])
+    assert probs.shape == (3, 6)
+
+
+def test_a_teacher_with_another_crop_is_refused(tmp_path, capsys):
+    _fake_fer(tmp_path / "data")
+    common = ["train", "face", "--data", str(tmp_path / "data"), "--epochs", "1", "--batch-size", "32",
+              "--threads", "1", "--no-test", "--no-progress", "--widths", "8", "8", "8", "--emb-dim", "8"]
+    teacher = tmp_path / "t.pt"
+    assert main([*common, "--out", str(teacher), "--run-dir", str(tmp_path / "rt"), "--crop", "36"]) == 0
+    assert main([*common, "--out", str(tmp_path / "s.pt"), "--run-dir", str(tmp_path / "rs"),
+                 "--teacher", str(teacher)]) != 0
+    assert "36px" in capsys.readouterr().err
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _fake_fer(tmp_path / "data")
+    assert main(["train", "face", "--data", str(tmp_path / "data"), "--device", "cuda", "--epochs", "1"]) != 0
+    assert "no usable GPU" in capsys.readouterr().err
