@@ -30,8 +30,10 @@ def yin(
     samples are compared with their shifted copies. f0 is NaN where no lag dips
     below `threshold` (an unvoiced frame); aperiodicity is the deepest dip either way.
     """
-    x = np.asarray(frames, dtype=np.float64)
-    n_frames, length = x.shape
+    frames = np.asarray(frames)
+    if frames.dtype != np.float32:  # float32 frames are used as they are; anything else goes via float64
+        frames = frames.astype(np.float64)
+    n_frames, length = frames.shape
     tau_min = max(2, int(np.floor(rate / fmax)))
     tau_max = int(np.ceil(rate / fmin))
     width = length - tau_max
@@ -39,43 +41,62 @@ def yin(
         raise ValueError(f"frames of {length} samples are too short for f0 down to {fmin} Hz at {rate} Hz")
     if n_frames == 0:
         return np.zeros(0), np.zeros(0)
-    # Lags up to tau_max read at most `length` samples ahead, so a circular FFT of `length` does not wrap.
-    n_fft = scipy.fft.next_fast_len(length, real=True)
-    x32 = x.astype(np.float32)  # single precision halves the FFT cost; sums of squares stay in double
-    head = scipy.fft.rfft(x32[:, :width], n_fft, axis=1)
-    full = scipy.fft.rfft(x32, n_fft, axis=1)
-    cross = scipy.fft.irfft(np.conj(head) * full, n_fft, axis=1)[:, : tau_max + 1]  # sum_{j<width} x[j] x[j+tau]
-    sq = np.zeros((n_frames, length + 1))
-    np.cumsum(x**2, axis=1, out=sq[:, 1:])
+    cross = _autocorrelation(frames, width, tau_max)  # sum_{j<width} x[j] x[j+tau]
+    sq = np.empty((n_frames, length + 1))
+    sq[:, 0] = 0.0
+    np.cumsum(np.square(frames, dtype=np.float64), axis=1, out=sq[:, 1:])
     energy_shifted = sq[:, width : width + tau_max + 1] - sq[:, : tau_max + 1]  # sum_{j<width} x[j+tau]^2
     diff = np.maximum(energy_shifted[:, :1] + energy_shifted - 2.0 * cross, 0.0)
-    taus = np.arange(tau_max + 1)
     # Cumulative-mean normalisation: 1 where nothing repeats, near 0 at the period.
     cum = np.cumsum(diff[:, 1:], axis=1)
-    cmnd = np.ones_like(diff)
-    cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.maximum(cum, 1e-12)
+    cmnd = np.empty_like(diff)
+    cmnd[:, 0] = 1.0
+    np.multiply(diff[:, 1:], np.arange(1.0, tau_max + 1), out=cmnd[:, 1:])
+    cmnd[:, 1:] /= np.maximum(cum, 1e-12)
     cmnd[cum[:, -1] <= 1e-12] = 1.0  # digital silence: no evidence of periodicity
 
     search = cmnd[:, tau_min : tau_max + 1]
     aperiodicity = search.min(axis=1)
     below = search < threshold
+    voiced = below.any(axis=1)
     # YIN picks the first dip under the threshold (then its local minimum) to avoid octave errors.
-    first = np.where(below.any(axis=1), below.argmax(axis=1), search.argmin(axis=1))
-    idx = first.copy()
-    for _ in range(search.shape[1]):  # walk down to the bottom of the dip; ends in a few steps
-        nxt = np.minimum(idx + 1, search.shape[1] - 1)
-        step = search[np.arange(n_frames), nxt] < search[np.arange(n_frames), idx]
-        if not step.any():
-            break
-        idx = np.where(step, nxt, idx)
-    tau = (idx + tau_min).astype(np.float64)
-    # Parabolic interpolation around the dip for sub-sample accuracy.
+    first = np.where(voiced, below.argmax(axis=1), search.argmin(axis=1))
+    lag = tau_min + _bottom_of_dip(search, first)
+    # Parabolic interpolation around the dip for sub-sample accuracy (lag - 1 >= tau_min - 1 >= 1).
     rows = np.arange(n_frames)
-    left = cmnd[rows, np.clip(idx + tau_min - 1, 0, tau_max)]
-    mid = cmnd[rows, idx + tau_min]
-    right = cmnd[rows, np.clip(idx + tau_min + 1, 0, tau_max)]
+    left, mid, right = cmnd[rows, lag - 1], cmnd[rows, lag], cmnd[rows, np.minimum(lag + 1, tau_max)]
     denom = left - 2.0 * mid + right
-    shift = np.where(np.abs(denom) > 1e-12, 0.5 * (left - right) / np.where(denom == 0, 1.0, denom), 0.0)
-    tau = tau + np.clip(shift, -1.0, 1.0)
-    f0 = np.where(below.any(axis=1), rate / tau, np.nan)
+    shift = np.zeros(n_frames)
+    np.divide(0.5 * (left - right), denom, out=shift, where=np.abs(denom) > 1e-12)
+    tau = lag + np.clip(shift, -1.0, 1.0)
+    f0 = np.where(voiced, rate / tau, np.nan)
     return f0, aperiodicity
+
+
+def _autocorrelation(frames: np.ndarray, width: int, tau_max: int) -> np.ndarray:
+    """sum_{j<width} x[j] x[j+tau] for tau = 0..tau_max, per row, in single precision via the FFT.
+
+    Lags up to tau_max read at most `length` samples ahead, so a circular FFT of `length` does not wrap.
+    Single precision halves the FFT cost (sums of squares stay in double). The head (first `width`
+    samples, zero-padded) and the whole frame share one buffer and one transform call.
+    """
+    n_frames, length = frames.shape
+    n_fft = scipy.fft.next_fast_len(length, real=True)
+    padded = np.empty((2, n_frames, n_fft), np.float32)
+    padded[0, :, :width] = frames[:, :width]
+    padded[0, :, width:] = 0.0
+    padded[1, :, :length] = frames
+    padded[1, :, length:] = 0.0
+    head, full = scipy.fft.rfft(padded, axis=2)
+    np.conjugate(head, out=head)
+    head *= full
+    return scipy.fft.irfft(head, n_fft, axis=1)[:, : tau_max + 1]
+
+
+def _bottom_of_dip(search: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Per row, the first index at or after `first` whose right neighbour is not lower (or the last index):
+    where walking downhill from `first` stops, found for all rows at once instead of step by step."""
+    stop = np.ones(search.shape, bool)
+    stop[:, :-1] = ~(search[:, 1:] < search[:, :-1])  # written as "not downhill" so that NaN stops too
+    stop &= np.arange(search.shape[1]) >= first[:, None]
+    return stop.argmax(axis=1)
