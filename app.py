@@ -60,18 +60,36 @@ SOURCES = {
 with left:
     source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="source")
     get_session = lambda: live  # noqa: E731 - media threads call this; no session_state there
-    if source == "browser":
-        local_source.release()
-        streamer.render(get_session)
-    elif source == "local":
-        local_source.render_local(get_session)
-    else:
-        local_source.render_file(get_session)
+    with st.container():  # ends in the local preview fragment: see `alone` below
+        if source == "browser":
+            local_source.release()
+            streamer.render(get_session)
+        elif source == "local":
+            local_source.render_local(get_session)
+        else:
+            local_source.render_file(get_session)
     if source == "browser" and not turn_configured():
         st.caption(
             "No TURN relay is configured, so live video works on this computer and its network only. "
             "If START keeps spinning on a hosted app, use **Analyse a clip** in the sidebar instead."
         )
+
+
+def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
+    """Run a self-refreshing fragment as the only thing in a container of its own.
+
+    When a fragment reruns, Streamlit drops that fragment's deltas still
+    waiting in the session's outgoing queue (ForwardMsgQueue.clear with
+    fragment_ids_this_run). On a saturated server the queue is flushed late,
+    so the full run's deltas and the next fragment run's start often meet in
+    it. A fragment's sibling after it keeps its index, and the browser then
+    gets "add at index 1" into a block that holds nothing: "Bad delta path
+    index 1 (should be between [0, 0])", the page goes blank and never shows
+    a mood (the session that "never started" in `bench --live --sessions 4`).
+    Alone in its container, a fragment leaves no later sibling to strand.
+    """
+    with st.container():
+        fragment()
 
 
 @st.fragment(run_every=0.25)
@@ -90,7 +108,7 @@ def live_panel() -> None:
 
 
 @st.fragment(run_every=1.0)
-def music_panel() -> None:
+def music_now() -> None:  # not `music_panel`: that name is the module used inside
     snap = live.snapshot()
     now = time.monotonic()
     if snap.mood is not None:
@@ -133,10 +151,10 @@ def music_panel() -> None:
 
 
 with right:
-    mood_now()
-    live_panel()
+    alone(mood_now)
+    alone(live_panel)
 with left:
-    music_panel()
+    alone(music_now)
 
 with st.expander("What is this, and what is stored?"):
     st.markdown(

@@ -190,11 +190,13 @@ def run_sessions(
         server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
         sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
         readings: list[list[dict]] = [[] for _ in range(n)]
+        crashed: dict[int, str] = {}  # a script error in a page: it goes blank and stops
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))
                 pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(n)]
                 for i, page in enumerate(pages):
+                    page.on("pageerror", lambda exc, i=i: crashed.setdefault(i, str(exc)[:120]))
                     try:
                         page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
                     except Exception as exc:  # reported per session, the others go on
@@ -213,7 +215,11 @@ def run_sessions(
                         sessions[i]["error"] = f"no START button: {type(exc).__name__}"
                 for i, button in enumerate(buttons):  # pressed together, once all pages are ready
                     if sessions[i]["error"] is None:
-                        button.click()
+                        try:
+                            button.click()
+                        except Exception as exc:  # the button went away (e.g. the page crashed)
+                            sessions[i]["error"] = f"START not pressed: {type(exc).__name__}"
+                            continue
                         clicked[i] = time.monotonic()
                 pending = set(clicked)
                 deadline = time.monotonic() + start_timeout
@@ -255,6 +261,8 @@ def run_sessions(
         s["readings"] = len(rs)
         if s["error"] is None and not rs:
             s["error"] = "no status line"
+        if s["error"] is not None and s["session"] - 1 in crashed:
+            s["error"] += f" (the page crashed: {crashed[s['session'] - 1]})"
     return {
         "sessions": n,
         "failed": sum(s["error"] is not None for s in sessions),

@@ -24,17 +24,23 @@ LATENCY_BOUND_MS = 1500
 
 def test_two_concurrent_sessions_both_read_moods_with_bounded_latency(app_server, chromium):
     pages = [chromium.new_context(viewport={"width": 1200, "height": 900}).new_page() for _ in range(SESSIONS)]
-    for page in pages:
+    errors: list[list[str]] = [[] for _ in pages]
+    for page, errs in zip(pages, errors):
+        page.on("pageerror", lambda exc, errs=errs: errs.append(str(exc)))
         page.goto(app_server, wait_until="domcontentloaded")
     buttons = [p.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START") for p in pages]
     for button in buttons:
         button.wait_for(timeout=60_000)
-    # Started one after the other, then watched while both stream. (Sessions pressed at the same
-    # instant on a saturated box sometimes never start: see `bench --live --sessions`' failed column.)
-    for page, button in zip(pages, buttons):
+    # Started one after the other, then watched while both stream. Neither page may crash: under
+    # load, a fragment next to another one once left the browser a "Bad delta path" and a blank
+    # page that never showed a mood (see `alone` in app.py).
+    for page, button, errs in zip(pages, buttons, errors):
         button.click()
-        page.get_by_text(MOOD_TEXT).first.wait_for(timeout=60_000)
-        page.locator(".vega-embed").first.wait_for(timeout=20_000)  # the mood timeline draws
+        try:
+            page.get_by_text(MOOD_TEXT).first.wait_for(timeout=60_000)
+            page.locator(".vega-embed").first.wait_for(timeout=20_000)  # the mood timeline draws
+        finally:
+            assert not errs, errs  # a crashed page is blank: say why rather than time out
 
     # Watch both status lines for a while: each must show processed video and audio, and every
     # latency reading (which includes any wait in front of the engine) must stay under the bound.
@@ -49,6 +55,7 @@ def test_two_concurrent_sessions_both_read_moods_with_bounded_latency(app_server
         if all(len(r) >= 6 and any(x["video_fps"] > 0 for x in r) and any(x["audio_fps"] > 0 for x in r) for r in seen):
             break
         pages[0].wait_for_timeout(1000)
+    assert errors == [[] for _ in pages], errors
     for i, readings in enumerate(seen):
         assert any(r["video_fps"] > 0 for r in readings), (i, readings)
         assert any(r["audio_fps"] > 0 for r in readings), (i, readings)
