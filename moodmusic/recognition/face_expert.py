@@ -141,6 +141,7 @@ class FaceExpert:
     def __init__(self, net: FaceNet, meta: dict[str, Any], flip_average: bool | None = None) -> None:
         self.net = net.eval()
         self._fast = net.fused_for_inference()  # what predict runs; self.net stays the trained module
+        self._device = next(self._fast.parameters()).device  # kept, not looked up on every frame
         self.meta = meta
         self.flip_average = bool(meta.get("flip_average", False)) if flip_average is None else flip_average
         self.classes: tuple[str, ...] = tuple(meta.get("classes", MOODS))
@@ -151,11 +152,12 @@ class FaceExpert:
 
     @property
     def device(self) -> torch.device:
-        return next(self._fast.parameters()).device
+        return self._device
 
     def to(self, device: str | torch.device) -> FaceExpert:
         """Run predictions on `device` (evaluation on a GPU; the app stays on the CPU)."""
         self._fast.to(device)
+        self._device = torch.device(device)
         return self
 
     @classmethod
