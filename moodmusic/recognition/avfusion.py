@@ -139,6 +139,24 @@ class AVFusionModel:
         save_checkpoint(path, self.net.state_dict(), self.meta)
 
     @torch.inference_mode()
+    def predict_one(self, modality: str, x: np.ndarray) -> np.ndarray:
+        """`predict` with only `modality` ("face" or "voice") given, running only that branch and head.
+
+        The same probabilities as `predict(face=x, voice=None)` (or the voice
+        mirror): with one modality the answer is that modality's head. The live
+        engine asks this for every frame, and the other branch and the joint
+        head on zeros were half the cost.
+        """
+        if modality not in ("face", "voice"):
+            raise ValueError(f"AVFusion modality must be 'face' or 'voice', not {modality!r}")
+        dim = self.net.config[f"{modality}_dim"]
+        a = np.ascontiguousarray(np.asarray(x, np.float32).reshape(len(x), -1))
+        if a.shape[1] != dim:
+            raise ValueError(f"AVFusion expects {modality} of shape ({len(a)}, {dim}), got {a.shape}")
+        branch, head = (self.net.face, self.net.face_head) if modality == "face" else (self.net.voice, self.net.voice_head)
+        return head(branch(torch.from_numpy(a))).softmax(1).numpy()
+
+    @torch.inference_mode()
     def predict(self, face: np.ndarray | None, voice: np.ndarray | None) -> np.ndarray:
         """(N, face_dim) and/or (N, voice_dim) -> (N, 6) probabilities; at least one must be given."""
         cfg = self.net.config
@@ -149,7 +167,7 @@ class AVFusionModel:
         def tensor(x: np.ndarray | None, dim: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
             if x is None:
                 return torch.zeros(n, dim), torch.zeros(n, dtype=torch.bool)
-            a = np.asarray(x, np.float32).reshape(len(x), -1)
+            a = np.ascontiguousarray(np.asarray(x, np.float32).reshape(len(x), -1))
             if a.shape != (n, dim):
                 raise ValueError(f"AVFusion expects {name} of shape ({n}, {dim}), got {a.shape}")
             return torch.from_numpy(a), torch.ones(n, dtype=torch.bool)

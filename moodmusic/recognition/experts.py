@@ -52,11 +52,11 @@ def _probs_only(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) 
     return call
 
 
-def _through_fusion(inputs: Callable[[np.ndarray], dict], fusion: object) -> Callable[[np.ndarray], np.ndarray]:
-    """One modality's (N, 6) probabilities from AVFusion, the other modality masked out."""
+def _through_fusion(modality: str, inputs: Callable[[np.ndarray], np.ndarray], fusion: object) -> Callable[[np.ndarray], np.ndarray]:
+    """One modality's (N, 6) probabilities from AVFusion, the other modality absent."""
 
     def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(fusion.predict(**{"face": None, "voice": None, **inputs(x)}), dtype=np.float32)  # type: ignore[attr-defined]
+        return np.asarray(fusion.predict_one(modality, inputs(x)), dtype=np.float32)  # type: ignore[attr-defined]
 
     return call
 
@@ -121,9 +121,9 @@ def load_experts(
         # test sets (model card), so each modality's opinion comes through it; the
         # live engine then weighs the two by confidence as they arrive at their own pace.
         if face is not None:
-            face_fn = _through_fusion(lambda crops: {"face": face.predict(crops)[1]}, fusion)  # type: ignore[attr-defined]
+            face_fn = _through_fusion("face", lambda crops: face.predict(crops)[1], fusion)  # type: ignore[attr-defined]
         if voice is not None:
-            voice_fn = _through_fusion(lambda feats: {"voice": feats}, fusion)
+            voice_fn = _through_fusion("voice", lambda feats: feats, fusion)
     return Experts(
         face=face_fn,
         voice=voice_fn,

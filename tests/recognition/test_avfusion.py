@@ -42,6 +42,21 @@ def test_a_missing_modality_is_ignored_whatever_its_values(strategy):
     assert np.allclose(out["out"].softmax(1).numpy(), m.predict(None, voice), atol=1e-6)
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_one_modality_shortcut_answers_as_the_full_model(strategy):
+    """predict_one (the live engine's per-frame path) runs one branch and gives predict's answer."""
+    rng = np.random.default_rng(2)
+    face, voice = rng.normal(size=(3, 6)).astype(np.float32), rng.normal(size=(3, 8)).astype(np.float32)
+    m = _model(strategy, seed=3)
+    assert np.allclose(m.predict_one("face", face), m.predict(face, None), atol=1e-6)
+    assert np.allclose(m.predict_one("voice", voice), m.predict(None, voice), atol=1e-6)
+    assert not np.allclose(m.predict_one("face", face), m.predict_one("face", face[::-1]))
+    with pytest.raises(ValueError, match="face"):
+        m.predict_one("face", voice)
+    with pytest.raises(ValueError, match="modality"):
+        m.predict_one("music", face)
+
+
 def test_late_fusion_trusts_the_surer_head():
     sure = torch.tensor([[0.97, 0.01, 0.005, 0.005, 0.005, 0.005]])
     unsure = torch.full((1, K), 1.0 / K)
