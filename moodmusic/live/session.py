@@ -3,14 +3,15 @@
 Sources (WebRTC, local devices, a file) call `on_video` and `on_audio` from
 their own threads. Video is processed in the caller's thread (the WebRTC
 callback must hand back a frame with the overlay), but only as often as the
-measured cost allows: when a step runs over budget, frames are skipped, never
-queued. Frames that carry their capture time are also checked for how late
+measured cost (CPU time) allows: when a step runs over budget, frames are
+skipped, never queued. Frames that carry their capture time are also checked for how late
 they reach the engine: when the transport in front of it falls behind (an
 overloaded server), stale frames are shed instead of read, so what the page
 shows is never seconds old. Audio callbacks only append to a ring buffer; a
 worker thread turns the latest window into voice evidence every hop. Both
-update the fused, smoothed mood under one lock and publish a new `Snapshot`,
-which the page reads without blocking anything. Every exception in a step is
+update the fused, smoothed mood under one lock; the page's `snapshot()` turns
+the latest reading into an immutable `Snapshot` (built only when asked for,
+not on every frame). Every exception in a step is
 caught, logged and counted; the stream goes on.
 """
 
@@ -88,7 +89,7 @@ class Snapshot:
     video_in_fps: float = 0.0  # frames arriving per second
     audio_fps: float = 0.0  # audio frames arriving per second
     audio_level_db: float = -120.0
-    video_ms: float = 0.0  # median processing time per processed frame
+    video_ms: float = 0.0  # median cost of a processed frame (the engine's work_clock: CPU time by default)
     voice_ms: float = 0.0
     latency_ms: float = 0.0  # frame arrival (its capture, where the source says) to mood update, median
     timeline: tuple[tuple[float, str, float], ...] = ()
@@ -159,8 +160,14 @@ class LiveSession:
         config: EngineConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         start_worker: bool = True,
+        work_clock: Callable[[], float] | None = None,
     ) -> None:
+        """`work_clock` measures what a video step costs against the `video_load` budget: by
+        default the calling thread's CPU time, so time spent waiting for the GIL or a core
+        (other sessions, the browser on the same box) is not charged as work. A session
+        driven by a hand-made `clock` measures cost on that clock, so tests say what a step costs."""
         self.config = config or EngineConfig()
+        self.work_clock = work_clock or (time.thread_time if clock is time.monotonic else clock)
         self.face_model = face_model
         self.voice_model = voice_model
         self.tracker = tracker if tracker is not None else FaceTracker()
@@ -181,7 +188,7 @@ class LiveSession:
         self._voice_active = False
         self._audio_db = -120.0
         # A leaky bucket of processing time: it fills at `video_load` seconds per second of wall
-        # time (up to a small burst) and each processed frame drains what it cost. A frame is read
+        # time (up to a small burst) and each processed frame drains what it cost (`work_clock`). A frame is read
         # only while the bucket is not in debt, so video never takes more than `video_load` of a
         # core, and any frame rate up to load / cost is kept (no rounding down to every 2nd frame).
         self._video_credit = 0.0
@@ -202,7 +209,9 @@ class LiveSession:
             "voice_hops": 0, "errors": 0, "video_errors": 0, "audio_errors": 0,
             "video_stale": 0, "audio_stale": 0,
         }
-        self._snapshot = Snapshot(updated=self.clock())
+        # What the last update read: (state, mood, confidence, probs, face opinion, voice opinion,
+        # fusion weights, face state, voice state); `snapshot()` turns it into a Snapshot.
+        self._reading: tuple = ("waiting", None, 0.0, None, None, None, {}, "off", "off")
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._auto_worker = start_worker
@@ -236,12 +245,13 @@ class LiveSession:
         if skip:
             return self._draw(frame, faces_before, pixel_format)
         try:
+            work = self.work_clock()
             faces = self.tracker.process(frame, pixel_format=pixel_format)
             probs = None
             if faces and self.face_model is not None:
                 probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
             done = self.clock()
-            self._after_video(arrived, done, faces, probs, behind)
+            self._after_video(arrived, done, faces, probs, behind, cost=self.work_clock() - work)
             return self._draw(frame, faces, pixel_format)
         except Exception:
             self._count_error("video_errors")
@@ -277,9 +287,10 @@ class LiveSession:
 
     # --------------------------------------------------------------- the work
     def _after_video(
-        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float = 0.0
+        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float = 0.0,
+        cost: float | None = None,
     ) -> None:
-        cost = done - arrived
+        cost = done - arrived if cost is None else cost
         with self._lock:
             self.counters["video_processed"] += 1
             self._video_done.tick(done)
@@ -366,10 +377,16 @@ class LiveSession:
                 state = ", ".join(parts) or "reading"  # a face or speech is there, no evidence yet
         while self._timeline and now - self._timeline[0][0] > cfg.timeline_seconds:
             self._timeline.popleft()
-        self._snapshot = Snapshot(
+        self._reading = (state, mood, conf, probs, face_op, voice_op, fused.weights, face_state, voice_state)
+
+    def _publish_locked(self, now: float) -> Snapshot:
+        """Build the page's snapshot from the latest reading: only when the page asks, not on every frame."""
+        state, mood, conf, probs, face_op, voice_op, weights, face_state, voice_state = self._reading
+        cfg = self.config
+        return Snapshot(
             state=state, mood=mood, confidence=conf, probs=probs, mood_since=self._mood_since,
-            face=self._evidence(face_op, fused.weights.get("face", 0.0), cfg.face_half_life),
-            voice=self._evidence(voice_op, fused.weights.get("voice", 0.0), cfg.voice_half_life),
+            face=self._evidence(face_op, weights.get("face", 0.0), cfg.face_half_life),
+            voice=self._evidence(voice_op, weights.get("voice", 0.0), cfg.voice_half_life),
             face_state=face_state, voice_state=voice_state,
             video_fps=self._video_done.rate(now), video_in_fps=self._video_in.rate(now),
             audio_fps=self._audio_in.rate(now), audio_level_db=float(self._audio_db),
@@ -397,8 +414,8 @@ class LiveSession:
     def _draw(self, frame: np.ndarray, faces: list[Face], pixel_format: str) -> np.ndarray:
         if not faces or pixel_format not in ("bgr", "rgb"):
             return frame
-        snap = self._snapshot
-        label = f"{snap.mood} {snap.confidence:.0%}" if snap.mood else None
+        mood, confidence = self._reading[1], self._reading[2]
+        label = f"{mood} {confidence:.0%}" if mood else None
         try:
             return draw_overlay(frame, faces, label=label)
         except Exception:
@@ -410,8 +427,9 @@ class LiveSession:
     def snapshot(self) -> Snapshot:
         """The latest state; refreshes time-dependent parts (staleness, rates) first."""
         with self._lock:
-            self._update_locked(self.clock())
-            return self._snapshot
+            now = self.clock()
+            self._update_locked(now)
+            return self._publish_locked(now)
 
     def close(self) -> None:
         """Stop the worker; idempotent."""

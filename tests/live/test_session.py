@@ -132,8 +132,10 @@ def test_garbage_audio_is_counted_not_fatal(experts, clock, speech_frames):
 
 
 def test_over_budget_frames_are_skipped_not_queued(experts, face_frame):
-    def slow(crops):
-        time.sleep(0.03)
+    def slow(crops):  # 30 ms of work: the budget counts CPU time, so a sleep would be free
+        end = time.thread_time() + 0.03
+        while time.thread_time() < end:
+            pass
         return experts.face(crops)
 
     s = LiveSession(slow, None, config=EngineConfig(video_load=0.5), start_worker=False)
@@ -147,6 +149,20 @@ def test_over_budget_frames_are_skipped_not_queued(experts, face_frame):
     # takes about processed x cost, not 40 x cost.
     assert elapsed < 40 * 0.03
     assert c["video_processed"] < 40
+
+
+def test_waiting_is_not_charged_as_work(experts, face_frame):
+    """A step that waits (for the GIL, for a core the browser holds) costs wall time, not CPU: no frame is skipped for it."""
+    def waiting(crops):
+        time.sleep(0.03)
+        return experts.face(crops)
+
+    s = LiveSession(waiting, None, config=EngineConfig(video_load=1.0), start_worker=False)
+    for _ in range(20):
+        s.on_video(face_frame)
+    snap = s.snapshot()
+    assert snap.counters["video_processed"] == 20 and snap.counters["video_skipped"] == 0
+    assert snap.video_ms < 30  # the status line's step cost is the CPU the step used
 
 
 def test_camera_only_and_microphone_only_sessions(experts, clock, face_frame, speech_frames):
