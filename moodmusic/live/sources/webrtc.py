@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
@@ -75,6 +76,19 @@ def audio_frame_to_array(frame: av.AudioFrame) -> tuple[np.ndarray, int, int, bo
     return samples, int(frame.sample_rate), len(frame.layout.channels), bool(frame.format.is_planar)
 
 
+def bgr_to_video_frame(image: np.ndarray) -> av.VideoFrame:
+    """A BGR picture as the yuv420p frame the VP8 encoder wants.
+
+    OpenCV's conversion costs about a fifth of the encoder's own (swscale's
+    bgr24 → yuv420p measured 2.6 ms against 0.5 ms per 640x480 frame here),
+    on every frame sent back. Odd sizes, which 4:2:0 cannot hold, stay bgr24.
+    """
+    h, w = image.shape[:2]
+    if h % 2 or w % 2:
+        return av.VideoFrame.from_ndarray(image, format="bgr24")
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+
+
 def make_callbacks(
     get_session: Callable[[], LiveSession | None],
 ) -> tuple[Callable[[av.VideoFrame], av.VideoFrame], Callable[[av.AudioFrame], av.AudioFrame]]:
@@ -87,7 +101,9 @@ def make_callbacks(
         try:
             image = frame.to_ndarray(format="bgr24")
             out = session.on_video(image, pixel_format="bgr", media_time=frame.time)
-            new = av.VideoFrame.from_ndarray(out, format="bgr24")
+            if out is image:  # nothing drawn (no face): send the frame as it came
+                return frame
+            new = bgr_to_video_frame(out)
             new.pts = frame.pts
             if frame.time_base is not None:
                 new.time_base = frame.time_base
