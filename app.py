@@ -92,23 +92,33 @@ def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
         fragment()
 
 
+# Each self-refreshing part reruns only as often as what it shows changes: every
+# rerun costs the server a script run and the browser a re-render, and both
+# share two cores with the video. The mood reruns 4 times a second (a change
+# shows within a quarter second), evidence and status once a second, the
+# timeline chart every 2 s, and the track list only when the music changes.
 @st.fragment(run_every=0.25)
 def mood_now() -> None:
-    """The mood itself refreshes 4 times a second (cheap), so a change shows within a quarter second."""
     snap = live.snapshot()
     ui.mood_badge(snap.mood, snap.confidence, snap.state)
 
 
-@st.fragment(run_every=0.5)
-def live_panel() -> None:
+@st.fragment(run_every=1.0)
+def evidence_now() -> None:
     snap = live.snapshot()
     ui.evidence_bars(snap.face, snap.voice, snap.face_state, snap.voice_state)
-    ui.timeline_chart(snap.timeline, now=snap.updated)
     ui.status_line(snap)
 
 
+@st.fragment(run_every=2.0)
+def timeline_now() -> None:
+    snap = live.snapshot()
+    ui.timeline_chart(snap.timeline, now=snap.updated)
+
+
 @st.fragment(run_every=1.0)
-def music_now() -> None:  # not `music_panel`: that name is the module used inside
+def music_watch() -> None:
+    """Store the reading; once a new mood has held for `stable` s, pick music and rerun the page to show it."""
     snap = live.snapshot()
     now = time.monotonic()
     if snap.mood is not None:
@@ -133,12 +143,18 @@ def music_now() -> None:  # not `music_panel`: that name is the module used insi
         )
         state.recs, state.recs_key = recs, wanted
         music_panel.note_shown(recs)
-    recs = state.get("recs")
-    if recs is None:
+        st.rerun()  # the whole page, so the track list below (not a fragment) shows the new music
+    if state.get("recs") is None:
         if snap.mood is None:
             st.info("Music appears once a mood has been read.")
         else:
             st.info(f"Music for **{snap.mood}** in {max(0.0, stable - stable_for):.0f} s, once the mood holds.")
+
+
+def music_list() -> None:
+    """The recommended tracks, drawn by full page runs only: 8 players and their buttons are not redrawn every second."""
+    recs = state.get("recs")
+    if recs is None:
         return
     head = f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}"
     if paused:
@@ -152,9 +168,11 @@ def music_now() -> None:  # not `music_panel`: that name is the module used insi
 
 with right:
     alone(mood_now)
-    alone(live_panel)
+    alone(evidence_now)
+    alone(timeline_now)
 with left:
-    alone(music_now)
+    alone(music_watch)
+    music_list()
 
 with st.expander("What is this, and what is stored?"):
     st.markdown(
