@@ -46,13 +46,19 @@ TEMPLATE: np.ndarray = np.array(
 TEMPLATE.setflags(write=False)
 
 
+# Rows read by anchor_points: the four eye corners, then the outer lip contour.
+_ANCHOR_ROWS = np.array([RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_OUTER, LEFT_EYE_INNER, *LIPS_OUTER], dtype=np.intp)
+
+
 def anchor_points(landmarks: np.ndarray) -> np.ndarray:
     """(3, 2): image-left eye centre, image-right eye centre, mouth centre from a 468-point mesh."""
-    pts = np.asarray(landmarks, dtype=np.float64)[:, :2]
-    right_eye = (pts[RIGHT_EYE_OUTER] + pts[RIGHT_EYE_INNER]) / 2.0
-    left_eye = (pts[LEFT_EYE_OUTER] + pts[LEFT_EYE_INNER]) / 2.0
-    mouth = pts[list(LIPS_OUTER)].mean(axis=0)
-    return np.stack([right_eye, left_eye, mouth])
+    # only the rows we need, converted after picking them (same values as converting all 468 first)
+    pts = np.asarray(landmarks)[_ANCHOR_ROWS, :2].astype(np.float64)
+    out = np.empty((3, 2), np.float64)
+    out[0] = (pts[0] + pts[1]) / 2.0
+    out[1] = (pts[2] + pts[3]) / 2.0
+    out[2] = pts[4:].mean(axis=0)
+    return out
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -67,7 +73,10 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     cov = d0.T @ s0 / len(src)
     u, sig, vt = np.linalg.svd(cov)
     fix = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+    # u and vt are orthogonal, so each determinant is +-1 and the 2x2 formula gets its sign exactly
+    det_u = u[0, 0] * u[1, 1] - u[0, 1] * u[1, 0]
+    det_vt = vt[0, 0] * vt[1, 1] - vt[0, 1] * vt[1, 0]
+    if det_u * det_vt < 0:
         fix[1, 1] = -1.0
     rot = u @ fix @ vt
     scale = (sig * np.diag(fix)).sum() / var

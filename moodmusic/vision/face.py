@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +32,14 @@ class Face:
 def landmark_box(landmarks: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """Integer x, y, w, h around the landmarks, clipped to the frame (w or h may be 0 if off-frame)."""
     h, w = frame_shape[:2]
-    x0 = int(np.clip(np.floor(landmarks[:, 0].min()), 0, w))
-    y0 = int(np.clip(np.floor(landmarks[:, 1].min()), 0, h))
-    x1 = int(np.clip(np.ceil(landmarks[:, 0].max()) + 1, 0, w))
-    y1 = int(np.clip(np.ceil(landmarks[:, 1].max()) + 1, 0, h))
+    xy = np.asarray(landmarks)[:, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    # clamped in floats first (so inf stays finite), then floored / ceiled: the same integers as
+    # clipping floor(min) and ceil(max) + 1 to the frame, without numpy's per-scalar overhead
+    x0 = math.floor(min(max(float(lo[0]), 0.0), w))
+    y0 = math.floor(min(max(float(lo[1]), 0.0), h))
+    x1 = min(max(math.ceil(min(max(float(hi[0]), -1.0), w)) + 1, 0), w)
+    y1 = min(max(math.ceil(min(max(float(hi[1]), -1.0), h)) + 1, 0), h)
     return x0, y0, x1 - x0, y1 - y0
 
 
@@ -67,8 +72,10 @@ def distinct(found: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndar
     """Drop repeats of the same face found twice (by landmark-box overlap), keeping the more confident."""
     kept: list[tuple[float, np.ndarray, tuple[float, float, float, float]]] = []
     for score, lm in sorted(found, key=lambda item: -item[0]):
-        x0, y0 = float(lm[:, 0].min()), float(lm[:, 1].min())
-        box = (x0, y0, float(lm[:, 0].max()) - x0, float(lm[:, 1].max()) - y0)
+        xy = np.asarray(lm)[:, :2]
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        x0, y0 = float(lo[0]), float(lo[1])
+        box = (x0, y0, float(hi[0]) - x0, float(hi[1]) - y0)
         if all(box_iou(box, other) <= SAME_FACE_IOU for _, _, other in kept):
             kept.append((score, lm, box))
     return [(score, lm) for score, lm, _ in kept]

@@ -12,6 +12,8 @@ to the eye line), so tilting the head does not change them either.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from moodmusic.vision import landmarks as L
@@ -31,8 +33,17 @@ GEOMETRY_NAMES: tuple[str, ...] = (
 )
 
 
+_RIGHT_BROW = np.array(L.RIGHT_BROW, dtype=np.intp)
+_LEFT_BROW = np.array(L.LEFT_BROW, dtype=np.intp)
+
+
+def _norm(v: np.ndarray) -> float:
+    # exactly what np.linalg.norm computes for a 1-D float vector, sqrt(v . v), without its overhead
+    return math.sqrt(float(v.dot(v)))
+
+
 def _dist(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b))
+    return _norm(a - b)
 
 
 def expression_geometry(landmarks: np.ndarray) -> np.ndarray:
@@ -52,12 +63,12 @@ def expression_geometry(landmarks: np.ndarray) -> np.ndarray:
     mouth_mid = (p[L.UPPER_LIP_INNER] + p[L.LOWER_LIP_INNER]) / 2.0
     up = (right_eye + left_eye) / 2.0 - mouth_mid
     up -= across * float(up @ across)
-    up /= max(float(np.linalg.norm(up)), 1e-9)
+    up /= max(_norm(up), 1e-9)
 
     corners = (p[L.MOUTH_RIGHT] + p[L.MOUTH_LEFT]) / 2.0
     values = (
-        _dist(p[list(L.RIGHT_BROW)].mean(0), right_eye) / iod,
-        _dist(p[list(L.LEFT_BROW)].mean(0), left_eye) / iod,
+        _dist(p[_RIGHT_BROW].mean(0), right_eye) / iod,
+        _dist(p[_LEFT_BROW].mean(0), left_eye) / iod,
         _dist(p[L.RIGHT_BROW_INNER], p[L.LEFT_BROW_INNER]) / iod,
         _dist(p[L.RIGHT_EYE_TOP], p[L.RIGHT_EYE_BOTTOM]) / max(_dist(p[L.RIGHT_EYE_OUTER], p[L.RIGHT_EYE_INNER]), 1e-9),
         _dist(p[L.LEFT_EYE_TOP], p[L.LEFT_EYE_BOTTOM]) / max(_dist(p[L.LEFT_EYE_OUTER], p[L.LEFT_EYE_INNER]), 1e-9),

@@ -39,7 +39,7 @@ class FaceMesh:
         """(presence probability, (468, 3) landmarks in frame pixels; z has the same scale as x)."""
         crop = warp(bgr, roi.crop_from_frame(INPUT_SIZE), (INPUT_SIZE, INPUT_SIZE), border=cv2.BORDER_REPLICATE)
         raw_score, raw_points = self.model.run(to_tensor(crop, 1.0 / 255.0), (_SCORE_OUTPUT, _LANDMARK_OUTPUT))
-        logit = float(np.clip(raw_score.reshape(-1)[0], -100.0, 100.0))
+        logit = min(max(float(raw_score.reshape(-1)[0]), -100.0), 100.0)  # np.clip's result, as a float
         presence = 1.0 / (1.0 + np.exp(-logit))
         pts = raw_points.reshape(NUM_LANDMARKS, 3).astype(np.float64)
         back = roi.frame_from_crop(INPUT_SIZE)

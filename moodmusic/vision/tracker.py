@@ -27,8 +27,10 @@ from moodmusic.vision.roi import Roi, roi_from_detection, roi_from_landmarks
 
 def _already_tracked(det: Detection, faces: list[tuple[float, np.ndarray]]) -> bool:
     for _, lm in faces:
-        x0, y0 = float(lm[:, 0].min()), float(lm[:, 1].min())
-        box = (x0, y0, float(lm[:, 0].max()) - x0, float(lm[:, 1].max()) - y0)
+        xy = lm[:, :2]
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        x0, y0 = float(lo[0]), float(lo[1])
+        box = (x0, y0, float(hi[0]) - x0, float(hi[1]) - y0)
         if box_iou(det.box, box) > 0.3:
             return True
     return False
