@@ -52,3 +52,45 @@ def test_source_choice_swaps_the_widget(page):
     assert len(calls) == before  # the WebRTC widget is not rendered for the file source
     at.radio(key="source").set_value("browser").run()
     assert not at.exception and len(calls) == before + 1
+
+
+def _held_mood_session(face_frame) -> "LiveSession":
+    """A live engine that has read the astronaut's face for 3 s on a hand-driven clock, long ago:
+    its mood has held for far longer than the page waits before picking music."""
+    from moodmusic.live.session import LiveSession
+    from moodmusic.pipeline import load_experts
+
+    experts = load_experts()
+    t = [100.0]
+    session = LiveSession(experts.face, None, clock=lambda: t[0], start_worker=False)
+    for _ in range(45):
+        session.on_video(face_frame)
+        t[0] += 1 / 15
+    session.clock = lambda: t[0]  # time stands still for the engine: its evidence stays fresh
+    return session
+
+
+def test_music_appears_once_the_mood_holds_and_a_like_is_stored(monkeypatch, tmp_path):
+    from moodmusic import samples
+    from moodmusic.store import Store
+
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live": False)
+    session = _held_mood_session(samples.face_frame())
+    mood = session.snapshot().mood
+    assert mood is not None
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["live"] = session
+    at.run()  # the watcher picks music and reruns the page, which draws the list
+    assert not at.exception, at.exception
+    assert at.session_state["recs"].mood == mood
+    embeds = [e for e in at.get("iframe") if "open.spotify.com/embed/track/" in str(e.proto)]
+    assert len(embeds) == 8
+    assert any(f"Music for {mood}" in m.value for m in at.markdown)
+    first = at.session_state["recs"].tracks[0].track.id
+    at.button(key=f"live-like-{first}-0").click().run()
+    assert not at.exception, at.exception
+    liked = Store(tmp_path / "moodmusic.sqlite3").liked_by_mood()
+    assert first in [t.track_id for t in liked.get(mood, [])]
