@@ -31,6 +31,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.config import ROOT
+from moodmusic.live.session import VIDEO_THREAD, VOICE_THREAD
 from moodmusic.moods import MOODS
 
 MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")
@@ -153,6 +154,44 @@ class _CpuMeter:
         return used / max(1e-6, time.monotonic() - self.t0)
 
 
+class _ThreadCpuMeter:
+    """CPU cores used by one process's threads over a window, by OS thread name (`comm`).
+
+    The engine names its own threads (moodmusic-video, moodmusic-voice), so
+    this splits a session's server CPU into the engine's work and the rest
+    (aiortc's loop, codecs and Streamlit). Threads born inside the window count in full.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.t0 = time.monotonic()
+        self.start = self._threads()
+
+    def _threads(self) -> dict[int, tuple[str, float]]:
+        out = {}
+        task = Path(f"/proc/{self.pid}/task")
+        try:
+            tids = [int(t.name) for t in task.iterdir()]
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                name = (task / str(tid) / "comm").read_text().strip()
+                fields = (task / str(tid) / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended meanwhile
+                continue
+            out[tid] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return out
+
+    def cores_by_name(self) -> dict[str, float]:
+        seconds = max(1e-6, time.monotonic() - self.t0)
+        used: dict[str, float] = {}
+        for tid, (name, t) in self._threads().items():
+            before = self.start.get(tid, (name, 0.0))[1]
+            used[name] = used.get(name, 0.0) + max(0.0, t - before) / seconds
+        return used
+
+
 def parse_status(text: str) -> dict[str, float] | None:
     """The live page's status line as numbers, or None when it is not showing."""
     fields = {
@@ -233,6 +272,7 @@ def run_sessions(
                     sessions[i]["error"] = f"no mood within {start_timeout:.0f} s"
                 time.sleep(settle)
                 server_cpu = _CpuMeter(lambda: _tree(server.pid))
+                server_threads = _ThreadCpuMeter(server.pid)
                 me = os.getpid()
                 browser_cpu = _CpuMeter(lambda: _tree(me) - _tree(server.pid) - {me})
                 rss0 = _rss_mb(server.pid)
@@ -249,6 +289,7 @@ def run_sessions(
                             readings[i].append(reading)
                     time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
                 server_cores, browser_cores = server_cpu.cores(), browser_cpu.cores()
+                by_thread = server_threads.cores_by_name()
                 rss1 = _rss_mb(server.pid)
                 browser.close()
         finally:
@@ -268,6 +309,9 @@ def run_sessions(
         "failed": sum(s["error"] is not None for s in sessions),
         "server_cpu_cores": round(server_cores, 2),
         "server_cpu_per_session": round(server_cores / n, 2),
+        # the engine's own threads (named by it); the rest is aiortc's loop and codecs and Streamlit
+        "server_cpu_video_cores": round(by_thread.get(VIDEO_THREAD[:15], 0.0), 2),
+        "server_cpu_voice_cores": round(by_thread.get(VOICE_THREAD[:15], 0.0), 2),
         "browser_cpu_cores": round(browser_cores, 2),
         "server_rss_mb": [round(rss0), round(rss1)],
         "seconds": seconds,
@@ -328,12 +372,14 @@ def sessions_table(result: dict) -> str:
             )
     lines.append("")
     lines.append(
-        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
+        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'engine video':>13} {'engine voice':>13} "
+        f"{'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
     )
     for r in runs:
         rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
         lines.append(
             f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
+            f"{r.get('server_cpu_video_cores', 0.0):>13.2f} {r.get('server_cpu_voice_cores', 0.0):>13.2f} "
             f"{r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
         )
     carry = result.get("live_carry")
@@ -361,6 +407,8 @@ def measure(seconds: float = 20.0) -> dict:
         "live_audio_fps": s["audio_fps"],
         "live_latency_ms": s["latency_ms"],
         "live_server_cpu_cores": run["server_cpu_cores"],
+        "live_server_cpu_video_cores": run["server_cpu_video_cores"],
+        "live_server_cpu_voice_cores": run["server_cpu_voice_cores"],
         "live_seconds": seconds,
     }
 

@@ -23,3 +23,36 @@ def test_bench_glass_needs_zero_or_two_photos():
     proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--iterations", "20", "--glass", "a.jpg"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "exactly two" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_thread_meter_tells_the_engine_threads_cpu_apart():
+    """`bench --live` splits server CPU by the OS names the engine gives its threads."""
+    import os
+    import threading
+    import time
+
+    from moodmusic.bench_browser import _ThreadCpuMeter
+    from moodmusic.live.session import VIDEO_THREAD, name_os_thread
+
+    meter = _ThreadCpuMeter(os.getpid())
+    stop = threading.Event()
+
+    def work() -> None:
+        name_os_thread(VIDEO_THREAD)
+        while not stop.is_set():
+            pass
+
+    def idle() -> None:
+        name_os_thread("moodmusic-idle")
+        stop.wait()
+
+    threads = [threading.Thread(target=work), threading.Thread(target=idle)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    used = meter.cores_by_name()  # while both still run: ended threads leave /proc
+    stop.set()
+    for t in threads:
+        t.join()
+    assert used.get(VIDEO_THREAD, 0.0) > 0.3
+    assert used.get("moodmusic-idle", 0.0) < 0.1

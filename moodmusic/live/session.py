@@ -35,8 +35,9 @@ from moodmusic.live.smoothing import MoodSmoother
 
 log = logging.getLogger(__name__)
 
-VOICE_THREAD = "moodmusic-voice"
-VIDEO_BURST = 0.05  # seconds of video processing the budget may save up while frames are skipped or absent  # the worker's name, in Python and (cut to 15 characters) in the OS
+VOICE_THREAD = "moodmusic-voice"  # the worker's name, in Python and (cut to 15 characters) in the OS
+VIDEO_THREAD = "moodmusic-video"  # the OS name a source gives the thread that calls on_video (see name_os_thread)
+VIDEO_BURST = 0.05  # seconds of video processing the budget may save up while frames are skipped or absent
 
 # crops (N,48,48) uint8 -> probs (N,6); features (N,D) float32 -> probs (N,6)
 FaceModel = Callable[[np.ndarray], np.ndarray]
