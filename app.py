@@ -20,7 +20,11 @@ from moodmusic.ui import components as ui  # noqa: E402
 from moodmusic.ui import local_source, music_panel, resources, spotify_account, streamer  # noqa: E402
 from moodmusic.ui.music_panel import STRATEGY_LABELS  # noqa: E402
 
-settings = resources.settings()
+try:
+    settings = resources.settings()
+except ValueError as exc:  # a setting with a wrong value: say which, not a traceback
+    st.error(f"moodmusic cannot start: {exc}. Fix it in the environment or .env (see .env.example).")
+    st.stop()
 state = st.session_state
 
 st.title("🎵 moodmusic")
@@ -63,7 +67,7 @@ with left:
     with st.container():  # ends in the local preview fragment: see `alone` below
         if source == "browser":
             local_source.release()
-            streamer.render(get_session)
+            streamer.render(get_session, capture_fps=settings.capture_fps)
         elif source == "local":
             local_source.render_local(get_session)
         else:

@@ -212,7 +212,8 @@ def _median(values: list[float]) -> float:
 
 
 def run_sessions(
-    n: int, video: Path, audio: Path, seconds: float = 20.0, start_timeout: float = 60.0, settle: float = 3.0
+    n: int, video: Path, audio: Path, seconds: float = 20.0, start_timeout: float = 60.0, settle: float = 3.0,
+    env: dict[str, str] | None = None,
 ) -> dict:
     """One app server, `n` browser contexts (separate Streamlit sessions) pressing START together.
 
@@ -226,7 +227,7 @@ def run_sessions(
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         port = free_port()
-        server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        server = start_app(home, port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
         sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
         readings: list[list[dict]] = [[] for _ in range(n)]
         crashed: dict[int, str] = {}  # a script error in a page: it goes blank and stops
@@ -342,22 +343,32 @@ def sessions_per_core(runs: list[dict], min_fps: float) -> dict | None:
     }
 
 
-def measure_sessions(counts: list[int], seconds: float = 20.0, min_fps: float = 10.0) -> dict:
-    """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry."""
+def measure_sessions(
+    counts: list[int], seconds: float = 20.0, min_fps: float = 10.0, capture_fps: float | None = None
+) -> dict:
+    """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry.
+
+    `capture_fps`: run the app with MOODMUSIC_CAPTURE_FPS, so each browser sends at most that many frames.
+    """
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         video = write_y4m(Path(tmp) / "face.y4m", samples.face_frame())
         audio = write_speech_wav(Path(tmp) / "speech.wav")
-        runs = [run_sessions(n, video, audio, seconds=seconds) for n in counts]
-    return {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps)}
+        env = {"MOODMUSIC_CAPTURE_FPS": f"{capture_fps:g}"} if capture_fps is not None else None
+        runs = [run_sessions(n, video, audio, seconds=seconds, env=env) for n in counts]
+    out = {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps)}
+    if capture_fps is not None:
+        out["live_capture_fps"] = capture_fps
+    return out
 
 
 def sessions_table(result: dict) -> str:
     """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
     runs = result["live_sessions"]
     lines = [
-        "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine",
+        "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine"
+        + (f"; cameras at most {result['live_capture_fps']:g} fps" if result.get("live_capture_fps") else ""),
         f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
         f"{'latency ms':>11} {'max':>5}  status",
     ]

@@ -37,6 +37,13 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _capture_fps() -> float:
+    fps = _float("MOODMUSIC_CAPTURE_FPS", 30.0)
+    if not 1.0 <= fps <= 60.0:
+        raise ValueError(f"MOODMUSIC_CAPTURE_FPS must be between 1 and 60, got {fps:g}")
+    return fps
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the app can be configured with; see `.env.example` for each name."""
@@ -50,6 +57,7 @@ class Settings:
     spotify_market: str = "US"
     spotify_timeout_s: float = 4.0
     stable_seconds: float = 4.0
+    capture_fps: float = 30.0  # what the live page asks the browser's camera for
     log_level: str = "INFO"
 
     @property
@@ -84,5 +92,6 @@ def load_settings() -> Settings:
         spotify_market=_env("SPOTIFY_MARKET", "US") or "US",
         spotify_timeout_s=_float("SPOTIFY_TIMEOUT_S", 4.0),
         stable_seconds=_float("MOODMUSIC_STABLE_SECONDS", 4.0),
+        capture_fps=_capture_fps(),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",
     )

@@ -18,7 +18,14 @@ def page(monkeypatch, tmp_path):
     for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
     calls = []
-    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live": calls.append(get_session()) or False)
+
+    def render(get_session, key="moodmusic-live", capture_fps=30.0):
+        calls.append(get_session())
+        calls_fps.append(capture_fps)
+        return False
+
+    calls_fps: list[float] = []
+    monkeypatch.setattr(streamer, "render", render)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -77,7 +84,7 @@ def test_music_appears_once_the_mood_holds_and_a_like_is_stored(monkeypatch, tmp
     monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
     for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live": False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: False)
     session = _held_mood_session(samples.face_frame())
     mood = session.snapshot().mood
     assert mood is not None
@@ -94,3 +101,23 @@ def test_music_appears_once_the_mood_holds_and_a_like_is_stored(monkeypatch, tmp
     assert not at.exception, at.exception
     liked = Store(tmp_path / "moodmusic.sqlite3").liked_by_mood()
     assert first in [t.track_id for t in liked.get(mood, [])]
+
+
+def test_the_camera_rate_comes_from_the_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", "15")
+    asked = []
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0: asked.append(capture_fps) or False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert asked == [15.0]
+
+
+def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", "500")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "MOODMUSIC_CAPTURE_FPS must be between 1 and 60" in at.error[0].value

@@ -63,7 +63,7 @@ def files(intact, tmp_path, monkeypatch) -> tuple[Path, Path]:
     monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path / "home"))
     for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MOODMUSIC_DB"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live": False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: False)
     return models, catalog
 
 

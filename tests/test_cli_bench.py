@@ -25,6 +25,13 @@ def test_bench_glass_needs_zero_or_two_photos():
     assert proc.returncode == 2 and "exactly two" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_bench_capture_fps_needs_sessions_and_a_sane_rate():
+    for extra in (["--capture-fps", "15"], ["--sessions", "1", "--capture-fps", "0"]):
+        proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--iterations", "20", *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and "--capture-fps" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_thread_meter_tells_the_engine_threads_cpu_apart():
     """`bench --live` splits server CPU by the OS names the engine gives its threads."""
     import os

@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the processed fps a session must keep for the 'sessions per core' figure (default 10)",
     )
     parser.add_argument(
+        "--capture-fps", type=float, default=None, metavar="FPS",
+        help="with --sessions: run the app with MOODMUSIC_CAPTURE_FPS=FPS, so each browser sends at most FPS "
+        "frames a second (default: the app's 30)",
+    )
+    parser.add_argument(
         "--glass", nargs="*", metavar="FACE", default=None,
         help="also play blank → face A → face B → blank through the live engine in real time (about 20 s) "
         "and report glass-to-mood delays; give two photos with different expressions for the switch figure",
@@ -77,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
 
         if any(not 1 <= n <= 8 for n in args.sessions):
             raise UserError("--sessions takes counts from 1 to 8")
+    if args.capture_fps is not None and (not args.sessions or not 1 <= args.capture_fps <= 60):
+        from moodmusic.cli import UserError
+
+        raise UserError("--capture-fps goes with --sessions and takes 1 to 60 frames a second")
     import cv2
 
     cv2.setNumThreads(1)
@@ -138,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sessions:
         from moodmusic.bench_browser import measure_sessions
 
-        out.update(measure_sessions(args.sessions, min_fps=args.min_fps))
+        out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps))
     elif args.live:
         from moodmusic.bench_browser import glass_in_browser, measure
 

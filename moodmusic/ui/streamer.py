@@ -13,14 +13,14 @@ import streamlit as st
 from moodmusic.live.session import LiveSession
 from moodmusic.live.sources.preview_encoder import install_preview_encoder
 from moodmusic.live.sources.webrtc import (
-    MEDIA_CONSTRAINTS,
     install_newest_video_relay,
     make_callbacks,
+    media_constraints,
     rtc_configuration,
 )
 
 
-def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live") -> bool:
+def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0) -> bool:
     """Show the START/STOP widget with the overlay video; return True while streaming."""
     from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
@@ -39,7 +39,7 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
         key=key,
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc,
-        media_stream_constraints=MEDIA_CONSTRAINTS,
+        media_stream_constraints=media_constraints(capture_fps),
         video_frame_callback=video_cb,
         sink_audio_track=audio_sink,
         sendback_audio=False,

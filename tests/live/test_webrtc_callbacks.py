@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from moodmusic.live.session import LiveSession
-from moodmusic.live.sources.webrtc import bgr_to_video_frame, make_callbacks
+from moodmusic.live.sources.webrtc import bgr_to_video_frame, make_callbacks, media_constraints
 from moodmusic.pipeline import load_experts
 
 
@@ -53,3 +53,22 @@ def test_conversion_keeps_the_picture_and_odd_sizes(face_frame):
     assert np.abs(back - face_frame.astype(int)).mean() < 3  # 4:2:0 loses colour detail only
     odd = bgr_to_video_frame(face_frame[:479, :639])
     assert odd.format.name == "bgr24" and np.array_equal(odd.to_ndarray(format="bgr24"), face_frame[:479, :639])
+
+
+def test_a_lower_camera_rate_is_also_a_maximum():
+    """Chrome honours `max` by dropping frames before encoding; `ideal` alone would still send 30."""
+    assert media_constraints()["video"]["frameRate"] == {"ideal": 30.0}
+    assert media_constraints(15)["video"]["frameRate"] == {"ideal": 15, "max": 15}
+    audio = media_constraints(15)["audio"]
+    assert not (audio["echoCancellation"] or audio["noiseSuppression"] or audio["autoGainControl"])
+
+
+def test_the_camera_rate_setting_is_checked(monkeypatch):
+    from moodmusic.config import load_settings
+
+    monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", "12")
+    assert load_settings().capture_fps == 12.0
+    for bad in ("0", "120", "fast"):
+        monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", bad)
+        with pytest.raises(ValueError, match="MOODMUSIC_CAPTURE_FPS"):
+            load_settings()

@@ -32,12 +32,25 @@ TURN_VARIABLES = (
     ("HF_TOKEN",),
 )
 
-# Ask for a face-sized picture and the raw microphone: Chrome's speech
-# processing damps speech-like signals about 9x (see NOTES).
-MEDIA_CONSTRAINTS: dict[str, Any] = {
-    "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
-    "audio": {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False},
-}
+def media_constraints(fps: float = 30.0) -> dict[str, Any]:
+    """What the page asks the browser for: a face-sized picture at `fps`, and the raw microphone.
+
+    Chrome's speech processing damps speech-like signals about 9x (see
+    NOTES), so it is turned off. Below 30 fps the rate is also a maximum:
+    Chrome then drops camera frames before encoding them, which is what
+    saves the server (and the browser) work; `ideal` alone still gets the
+    camera's 30. Every frame a session sends costs the server decoding,
+    reading and re-encoding (about 24 ms of CPU), so a server that must
+    carry more sessions asks for fewer frames (MOODMUSIC_CAPTURE_FPS).
+    """
+    rate: dict[str, float] = {"ideal": fps} if fps >= 30 else {"ideal": fps, "max": fps}
+    return {
+        "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": rate},
+        "audio": {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False},
+    }
+
+
+MEDIA_CONSTRAINTS: dict[str, Any] = media_constraints()
 
 
 def turn_configured(env: dict[str, str] | None = None) -> bool:
