@@ -4,15 +4,15 @@ Sources (WebRTC, local devices, a file) call `on_video` and `on_audio` from
 their own threads. Video is processed in the caller's thread (the WebRTC
 callback must hand back a frame with the overlay), but only as often as the
 measured cost (CPU time) allows: when a step runs over budget, frames are
-skipped, never queued. Frames that carry their capture time are also checked for how late
-they reach the engine: when the transport in front of it falls behind (an
-overloaded server), stale frames are shed instead of read, so what the page
-shows is never seconds old. Audio callbacks only append to a ring buffer; a
-worker thread turns the latest window into voice evidence every hop. Both
-update the fused, smoothed mood under one lock; the page's `snapshot()` turns
-the latest reading into an immutable `Snapshot` (built only when asked for,
-not on every frame). Every exception in a step is
-caught, logged and counted; the stream goes on.
+skipped, never queued. Frames that carry their capture time are also checked
+for how late they reach the engine: when the transport in front of it falls
+behind (an overloaded server), stale frames are shed instead of read, so what
+the page shows is never seconds old. Audio callbacks only append to a ring
+buffer; a worker thread turns the latest window into voice evidence every hop.
+Both update the fused, smoothed mood under one lock; the page's `snapshot()`
+turns the latest reading into an immutable `Snapshot` (built only when asked
+for, not on every frame). Every exception in a step is caught, logged and
+counted; the stream goes on.
 """
 
 from __future__ import annotations
@@ -189,9 +189,10 @@ class LiveSession:
         self._voice_active = False
         self._audio_db = -120.0
         # A leaky bucket of processing time: it fills at `video_load` seconds per second of wall
-        # time (up to a small burst) and each processed frame drains what it cost (`work_clock`). A frame is read
-        # only while the bucket is not in debt, so video never takes more than `video_load` of a
-        # core, and any frame rate up to load / cost is kept (no rounding down to every 2nd frame).
+        # time (up to a small burst) and each processed frame drains what it cost (`work_clock`).
+        # A frame is read only while the bucket is not in debt, so video never takes more than
+        # `video_load` of a core, and any frame rate up to load / cost is kept (no rounding down
+        # to every 2nd frame).
         self._video_credit = 0.0
         self._credit_at: float | None = None
         self._video_ms: deque[float] = deque(maxlen=100)
