@@ -87,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError("--capture-fps goes with --sessions and takes 1 to 60 frames a second")
     import cv2
-    import numpy as np
 
     cv2.setNumThreads(1)
     from moodmusic.audio import voice_features, warm_up
@@ -106,16 +105,6 @@ def run(args: argparse.Namespace) -> int:
     except (ModelFileError, VisionRuntimeError) as exc:
         raise UserError(str(exc)) from None
     out["face_runtime"] = tracker.runtime  # litert or opencv: the face figures depend on it
-    # A fixed OpenCV + numpy workload none of moodmusic's code touches, timed the same way: when
-    # it is slow too, the machine (a busy or throttled VM) is slow, not the pipelines.
-    grey = np.ascontiguousarray(frame[:, :, 1])
-    signal = np.sin(np.arange(32000, dtype=np.float64))
-
-    def reference() -> None:
-        cv2.GaussianBlur(grey, (9, 9), 0)
-        np.fft.rfft(signal)
-
-    out["reference_ms_p50"], out["reference_ms_p95"] = _stats(_timed(reference, n))
     if not tracker.process(frame):
         raise SystemExit("bench: no face found in the benchmark frame — the face models are not working")
     out["face_ms_p50"], out["face_ms_p95"] = _stats(_timed(lambda: tracker.process(frame), n))
@@ -173,7 +162,6 @@ def run(args: argparse.Namespace) -> int:
             if not key.startswith("live_sessions") and key != "live_carry":
                 print(f"{key:<24}{value!s:>10}")
         print("targets: face_ms_p50 <= 5 (tracking), face_detect_ms_p50 <= 8, audio_ms_p50 <= 5, rss_mb <= 400 (pipelines)")
-        print("reference_ms: a fixed OpenCV + numpy workload; when it is slow too, the machine is slow, not the pipelines")
         if "live_sessions" in out:
             from moodmusic.bench_browser import sessions_table
 
