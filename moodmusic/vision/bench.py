@@ -115,6 +115,28 @@ def compare_runtimes(iterations: int = 300) -> dict[str, dict[str, float]]:
     return results
 
 
+def interleaved_spread(copies: int = 4, iterations: int = 200) -> list[float]:
+    """Wall-clock p50 (ms) of `copies` identical detect-every-frame trackers, timed call by call in turn.
+
+    Whole runs of this machine differ by a third from one another. If identical
+    trackers sharing each moment agree while separate runs do not, the
+    machine's speed changed between runs, not the work.
+    """
+    from moodmusic.vision import FaceTracker
+
+    cv2.setNumThreads(1)
+    frames = _frames(iterations + 20)
+    trackers = [FaceTracker(redetect_every=1) for _ in range(copies)]
+    wall: list[list[float]] = [[] for _ in trackers]
+    for i in range(iterations + 20):
+        for k, tracker in enumerate(trackers):
+            t0 = time.perf_counter()
+            tracker.process(frames[i])
+            if i >= 20:  # warm-up
+                wall[k].append(time.perf_counter() - t0)
+    return [float(np.median(w) * 1000) for w in wall]
+
+
 def python_runs_during(call: Callable[[], object], seconds: float = 1.0) -> dict[str, float]:
     """Does `call` let other Python threads run (release the GIL)? The live page needs it to.
 
@@ -187,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--iterations", type=int, default=300)
     parser.add_argument("--gil", action="store_true", help="also check that model inference releases the GIL")
     parser.add_argument("--compare", action="store_true", help="also time LiteRT against OpenCV, interleaved")
+    parser.add_argument("--spread", type=int, default=0, metavar="K",
+                        help="also time K identical detect-every-frame trackers interleaved: do they agree?")
     args = parser.parse_args(argv)
     from moodmusic.vision import FaceTracker
 
@@ -201,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, r in compare_runtimes(args.iterations).items():
             print(f"pipeline, {name:38} {r['litert_wall_p50']:7.2f} {r['litert_cpu_p50']:7.2f} "
                   f"{r['opencv_wall_p50']:7.2f} {r['opencv_cpu_p50']:7.2f} {r['cpu_ratio_p50']:8.2f}x")
+    if args.spread:
+        medians = interleaved_spread(max(2, args.spread), args.iterations)
+        spread = (max(medians) - min(medians)) / min(medians)
+        print(f"\n{'identical trackers, interleaved, wall p50 ms':48} " + " ".join(f"{m:.2f}" for m in medians)
+              + f"  (spread {spread:.1%})")
     if args.gil:
         print(f"\n{'other Python thread ran during a call':48} {'share':>9} {'per ms':>9} {'calls':>8}")
         for name, g in gil_report().items():

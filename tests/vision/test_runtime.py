@@ -6,6 +6,7 @@ Real faces only: the astronaut from moodmusic.samples, in a webcam-sized frame a
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -183,9 +184,11 @@ def test_bench_names_the_runtime_and_refuses_a_bad_switch_without_a_traceback(tm
     proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--json", "--iterations", "20"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "MOODMUSIC_VISION_RUNTIME" in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "moodmusic.vision.bench", "-n", "20", "--compare"],
+    proc = subprocess.run([sys.executable, "-m", "moodmusic.vision.bench", "-n", "20", "--compare", "--spread", "2"],
                           cwd=ROOT, env={**env, "MOODMUSIC_VISION_RUNTIME": "opencv"},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "face models run with opencv" in proc.stdout
     assert "pipeline, detector every frame" in proc.stdout.split("LiteRT vs OpenCV")[1]
+    spread = re.search(r"identical trackers, interleaved, wall p50 ms\s+([\d.]+) ([\d.]+)\s+\(spread", proc.stdout)
+    assert spread and all(float(m) > 0 for m in spread.groups()), proc.stdout
