@@ -310,7 +310,7 @@ def run_sessions(
         "failed": sum(s["error"] is not None for s in sessions),
         "server_cpu_cores": round(server_cores, 2),
         "server_cpu_per_session": round(server_cores / n, 2),
-        # the engine's own threads (named by it); the rest is aiortc's loop and codecs and Streamlit
+        # all sessions' engine threads (named by the engine); the rest is aiortc's loop and codecs and Streamlit
         "server_cpu_video_cores": round(by_thread.get(VIDEO_THREAD[:15], 0.0), 2),
         "server_cpu_voice_cores": round(by_thread.get(VOICE_THREAD[:15], 0.0), 2),
         "browser_cpu_cores": round(browser_cores, 2),
@@ -383,14 +383,14 @@ def sessions_table(result: dict) -> str:
             )
     lines.append("")
     lines.append(
-        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'engine video':>13} {'engine voice':>13} "
+        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "
         f"{'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
     )
     for r in runs:
         rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
         lines.append(
             f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
-            f"{r.get('server_cpu_video_cores', 0.0):>13.2f} {r.get('server_cpu_voice_cores', 0.0):>13.2f} "
+            f"{r.get('server_cpu_video_cores', 0.0):>12.2f} {r.get('server_cpu_voice_cores', 0.0):>14.2f} "
             f"{r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
         )
     carry = result.get("live_carry")
