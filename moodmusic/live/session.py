@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -96,6 +97,20 @@ class Snapshot:
     timeline: tuple[tuple[float, str, float], ...] = ()
     counters: dict[str, int] = field(default_factory=dict)
     updated: float = 0.0
+
+
+class _Reading(NamedTuple):
+    """What the engine's last update read; `snapshot()` turns it into a `Snapshot`."""
+
+    state: str = "waiting"
+    mood: str | None = None
+    confidence: float = 0.0
+    probs: tuple[float, ...] | None = None
+    face: Opinion | None = None
+    voice: Opinion | None = None
+    weights: dict[str, float] = {}
+    face_state: str = "off"
+    voice_state: str = "off"
 
 
 class _Rate:
@@ -211,9 +226,7 @@ class LiveSession:
             "voice_hops": 0, "errors": 0, "video_errors": 0, "audio_errors": 0,
             "video_stale": 0, "audio_stale": 0,
         }
-        # What the last update read: (state, mood, confidence, probs, face opinion, voice opinion,
-        # fusion weights, face state, voice state); `snapshot()` turns it into a Snapshot.
-        self._reading: tuple = ("waiting", None, 0.0, None, None, None, {}, "off", "off")
+        self._reading = _Reading()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._auto_worker = start_worker
@@ -253,7 +266,7 @@ class LiveSession:
             if faces and self.face_model is not None:
                 probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
             done = self.clock()
-            self._after_video(arrived, done, faces, probs, behind, cost=self.work_clock() - work)
+            self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work)
             return self._draw(frame, faces, pixel_format)
         except Exception:
             self._count_error("video_errors")
@@ -289,10 +302,8 @@ class LiveSession:
 
     # --------------------------------------------------------------- the work
     def _after_video(
-        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float = 0.0,
-        cost: float | None = None,
+        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float, cost: float
     ) -> None:
-        cost = done - arrived if cost is None else cost
         with self._lock:
             self.counters["video_processed"] += 1
             self._video_done.tick(done)
@@ -379,17 +390,16 @@ class LiveSession:
                 state = ", ".join(parts) or "reading"  # a face or speech is there, no evidence yet
         while self._timeline and now - self._timeline[0][0] > cfg.timeline_seconds:
             self._timeline.popleft()
-        self._reading = (state, mood, conf, probs, face_op, voice_op, fused.weights, face_state, voice_state)
+        self._reading = _Reading(state, mood, conf, probs, face_op, voice_op, fused.weights, face_state, voice_state)
 
     def _publish_locked(self, now: float) -> Snapshot:
         """Build the page's snapshot from the latest reading: only when the page asks, not on every frame."""
-        state, mood, conf, probs, face_op, voice_op, weights, face_state, voice_state = self._reading
-        cfg = self.config
+        r, cfg = self._reading, self.config
         return Snapshot(
-            state=state, mood=mood, confidence=conf, probs=probs, mood_since=self._mood_since,
-            face=self._evidence(face_op, weights.get("face", 0.0), cfg.face_half_life),
-            voice=self._evidence(voice_op, weights.get("voice", 0.0), cfg.voice_half_life),
-            face_state=face_state, voice_state=voice_state,
+            state=r.state, mood=r.mood, confidence=r.confidence, probs=r.probs, mood_since=self._mood_since,
+            face=self._evidence(r.face, r.weights.get("face", 0.0), cfg.face_half_life),
+            voice=self._evidence(r.voice, r.weights.get("voice", 0.0), cfg.voice_half_life),
+            face_state=r.face_state, voice_state=r.voice_state,
             video_fps=self._video_done.rate(now), video_in_fps=self._video_in.rate(now),
             audio_fps=self._audio_in.rate(now), audio_level_db=float(self._audio_db),
             video_ms=_median(self._video_ms), voice_ms=_median(self._voice_ms),
@@ -416,8 +426,8 @@ class LiveSession:
     def _draw(self, frame: np.ndarray, faces: list[Face], pixel_format: str) -> np.ndarray:
         if not faces or pixel_format not in ("bgr", "rgb"):
             return frame
-        mood, confidence = self._reading[1], self._reading[2]
-        label = f"{mood} {confidence:.0%}" if mood else None
+        reading = self._reading  # one read: the media threads replace it whole
+        label = f"{reading.mood} {reading.confidence:.0%}" if reading.mood else None
         try:
             return draw_overlay(frame, faces, label=label)
         except Exception:
