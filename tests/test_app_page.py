@@ -19,13 +19,7 @@ def page(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     calls = []
 
-    def render(get_session, key="moodmusic-live", capture_fps=30.0):
-        calls.append(get_session())
-        calls_fps.append(capture_fps)
-        return False
-
-    calls_fps: list[float] = []
-    monkeypatch.setattr(streamer, "render", render)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: calls.append(get_session()) or False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception

@@ -50,8 +50,6 @@ def media_constraints(fps: float = 30.0) -> dict[str, Any]:
     }
 
 
-MEDIA_CONSTRAINTS: dict[str, Any] = media_constraints()
-
 
 def turn_configured(env: dict[str, str] | None = None) -> bool:
     """True when credentials for a TURN relay (or explicit ICE servers) are present."""
