@@ -102,13 +102,18 @@ def start_app(
     raise RuntimeError("the app did not start: " + (home / "server.log").read_text()[-1500:])
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (0 once it is gone)."""
+def _stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU time from a /proc `stat` file, of a process or one of its threads (0 once gone)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads (0 once it is gone)."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def _rss_mb(pid: int) -> float:
@@ -177,10 +182,9 @@ class _ThreadCpuMeter:
         for tid in tids:
             try:
                 name = (task / str(tid) / "comm").read_text().strip()
-                fields = (task / str(tid) / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:  # the thread ended meanwhile
                 continue
-            out[tid] = (name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+            out[tid] = (name, _stat_cpu_seconds(task / str(tid) / "stat"))
         return out
 
     def cores_by_name(self) -> dict[str, float]:
