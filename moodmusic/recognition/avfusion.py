@@ -153,8 +153,18 @@ class AVFusionModel:
         a = np.ascontiguousarray(np.asarray(x, np.float32).reshape(len(x), -1))
         if a.shape[1] != dim:
             raise ValueError(f"AVFusion expects {modality} of shape ({len(a)}, {dim}), got {a.shape}")
+        return self.head(modality)(torch.from_numpy(a)).numpy()
+
+    def head(self, modality: str) -> nn.Module:
+        """`modality`'s branch, head and softmax: (N, dim) features -> (N, 6) probabilities, eval mode.
+
+        Shares the weights; what `predict_one` runs, and what the face expert
+        freezes behind its own layers for the live page (`FaceExpert.through`).
+        """
+        if modality not in ("face", "voice"):
+            raise ValueError(f"AVFusion modality must be 'face' or 'voice', not {modality!r}")
         branch, head = (self.net.face, self.net.face_head) if modality == "face" else (self.net.voice, self.net.voice_head)
-        return head(branch(torch.from_numpy(a))).softmax(1).numpy()
+        return nn.Sequential(branch, head, nn.Softmax(dim=1)).eval()
 
     @torch.inference_mode()
     def predict(self, face: np.ndarray | None, voice: np.ndarray | None) -> np.ndarray:

@@ -52,6 +52,13 @@ def _probs_only(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) 
     return call
 
 
+def _float32(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    def call(x: np.ndarray) -> np.ndarray:
+        return np.asarray(fn(x), dtype=np.float32)
+
+    return call
+
+
 def _through_fusion(modality: str, inputs: Callable[[np.ndarray], np.ndarray], fusion: object) -> Callable[[np.ndarray], np.ndarray]:
     """One modality's (N, 6) probabilities from AVFusion, the other modality absent."""
 
@@ -120,8 +127,8 @@ def load_experts(
         # AVFusion's per-modality path scores higher than the experts alone on both
         # test sets (model card), so each modality's opinion comes through it; the
         # live engine then weighs the two by confidence as they arrive at their own pace.
-        if face is not None:
-            face_fn = _through_fusion("face", lambda crops: face.predict(crops)[1], fusion)  # type: ignore[attr-defined]
+        if face is not None:  # the expert's layers and AVFusion's face head as one graph, run every frame
+            face_fn = _float32(face.through(fusion.head("face")))  # type: ignore[attr-defined]
         if voice is not None:
             voice_fn = _through_fusion("voice", lambda feats: feats, fusion)
     return Experts(

@@ -17,6 +17,7 @@ model.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from moodmusic.moods import MOODS
 from moodmusic.recognition.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from moodmusic.recognition.frozen import frozen
 
 KIND = "face"
 INPUT_SIZE = 48
@@ -135,16 +137,40 @@ class FaceNet(nn.Module):
         return net.to(memory_format=torch.channels_last)
 
 
+class _Inference(nn.Module):
+    """What predict runs: crops -> (logits, embedding), or crops -> tail(embedding) when a tail is given."""
+
+    def __init__(self, net: FaceNet, tail: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net, self.tail = net, tail
+
+    def forward(self, x: torch.Tensor) -> Any:
+        if self.tail is None:
+            return self.net.logits_and_embedding(x)
+        return self.tail(self.net.embed(x))
+
+
+def _example_crops() -> torch.Tensor:
+    """A fixed, textured crop to trace and check the frozen graphs on (a flat one would check little)."""
+    return torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8))
+
+
 class FaceExpert:
     """A trained FaceNet ready for inference on (N, 48, 48) uint8 crops; load once per process."""
 
     def __init__(self, net: FaceNet, meta: dict[str, Any], flip_average: bool | None = None) -> None:
         self.net = net.eval()
-        self._fast = net.fused_for_inference()  # what predict runs; self.net stays the trained module
+        self._fast = net.fused_for_inference()  # BatchNorm folded; self.net stays the trained module
         self._device = next(self._fast.parameters()).device  # kept, not looked up on every frame
+        self._graph = self._inference()  # what predict runs
         self.meta = meta
         self.flip_average = bool(meta.get("flip_average", False)) if flip_average is None else flip_average
         self.classes: tuple[str, ...] = tuple(meta.get("classes", MOODS))
+
+    def _inference(self, tail: nn.Module | None = None) -> Any:
+        """The crops -> outputs module: a frozen graph on the CPU (see `frozen`), eager elsewhere."""
+        module = _Inference(self._fast, tail).eval()
+        return frozen(module, _example_crops()) if self._device.type == "cpu" else module
 
     @property
     def embedding_dim(self) -> int:
@@ -158,6 +184,7 @@ class FaceExpert:
         """Run predictions on `device` (evaluation on a GPU; the app stays on the CPU)."""
         self._fast.to(device)
         self._device = torch.device(device)
+        self._graph = self._inference()
         return self
 
     @classmethod
@@ -181,21 +208,26 @@ class FaceExpert:
     def save(self, path: str | Path) -> None:
         save_checkpoint(path, self.net.state_dict(), self.meta)
 
-    @torch.inference_mode()
-    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 48, 48) uint8 crops -> ((N, 6) float32 probabilities, (N, D) float32 embeddings)."""
+    @staticmethod
+    def _crops(crops: np.ndarray) -> np.ndarray:
         x = np.asarray(crops)
         if x.ndim == 2:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"face expert expects (N, {INPUT_SIZE}, {INPUT_SIZE}) crops, got shape {x.shape}")
+        return np.ascontiguousarray(x)
+
+    @torch.inference_mode()
+    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 48, 48) uint8 crops -> ((N, 6) float32 probabilities, (N, D) float32 embeddings)."""
+        x = self._crops(crops)
         n = len(x)
         if n == 0:
             return np.zeros((0, len(self.classes)), np.float32), np.zeros((0, self.embedding_dim), np.float32)
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+        t = torch.from_numpy(x).to(self.device)
         if self.flip_average:
             t = torch.cat([t, t.flip(-1)])
-        logits, emb = self._fast.logits_and_embedding(t)
+        logits, emb = self._graph(t)
         probs = torch.softmax(logits.float(), 1)
         if self.flip_average:
             probs = (probs[:n] + probs[n:]) / 2
@@ -205,3 +237,27 @@ class FaceExpert:
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities only: the callable the live engine expects."""
         return self.predict(crops)[0]
+
+    def through(self, tail: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+        """crops -> `tail`(embedding) as one frozen graph: how AVFusion's face head reads every frame.
+
+        The same numbers as feeding `predict`'s embeddings to `tail`, without
+        the probabilities nobody reads and two trips through numpy.
+        With flip averaging the embeddings are averaged first, as `predict` does.
+        """
+        if self.flip_average:
+            def averaged(crops: np.ndarray) -> np.ndarray:
+                with torch.inference_mode():
+                    return tail(torch.from_numpy(self.predict(crops)[1]).to(self.device)).float().cpu().numpy()
+
+            return averaged
+        graph = self._inference(tail.eval())
+
+        def call(crops: np.ndarray) -> np.ndarray:
+            x = self._crops(crops)
+            with torch.inference_mode():
+                if len(x) == 0:  # no faces: the tail's answer for no rows, without tracing for them
+                    return tail(torch.zeros(0, self.embedding_dim, device=self.device)).float().cpu().numpy()
+                return graph(torch.from_numpy(x).to(self.device)).float().cpu().numpy()
+
+        return call

@@ -85,3 +85,21 @@ def test_the_committed_models_load_cleanly(features):
         assert experts.face(crops).shape == (2, len(MOODS))
     if (ROOT / "models" / "avfusion.pt").is_file():
         assert experts.fusion is not None, experts.problems
+
+
+def test_the_live_face_callable_is_the_face_expert_through_avfusions_face_head():
+    """What the live engine calls every frame equals the two models run one after the other."""
+    if not all((ROOT / "models" / f).is_file() for f in ("face_expert.pt", "avfusion.pt")):
+        pytest.skip("committed face and fusion models not present")
+    import cv2
+    from skimage import data
+
+    experts = load_experts(ROOT / "models")
+    grey = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    crops = np.stack([cv2.resize(grey[58:188, 160:290], (48, 48), interpolation=cv2.INTER_AREA),
+                      cv2.resize(data.camera()[40:240, 150:350], (48, 48), interpolation=cv2.INTER_AREA)])
+    want = experts.fusion.predict(experts.face_expert.predict(crops)[1], None)
+    got = experts.face(crops)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert got[0].argmax() == MOODS.index("happy")

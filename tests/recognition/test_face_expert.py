@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from moodmusic.moods import MOODS
 from moodmusic.recognition.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -142,3 +143,40 @@ def test_the_committed_model_holds_its_recorded_score_on_a_fer_test_slice(shared
     result = evaluate(DEFAULT_PATH, shared_data, split="test", limit=500)
     assert result["n"] == 500
     assert result["accuracy"] >= recorded - 0.005
+
+
+def _three_faces() -> np.ndarray:
+    from skimage import data
+    import cv2
+
+    return np.stack([astronaut_face(), astronaut_face()[:, ::-1],
+                     cv2.resize(data.camera()[40:240, 150:350], (48, 48), interpolation=cv2.INTER_AREA)])
+
+
+def test_predict_runs_a_frozen_graph_that_answers_as_the_network(expert):
+    faces = _three_faces()
+    assert isinstance(expert._graph, torch.jit.ScriptModule)
+    probs, emb = expert.predict(faces)
+    with torch.inference_mode():
+        logits, want_emb = expert.net.logits_and_embedding(torch.from_numpy(faces))
+    np.testing.assert_allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(emb, want_emb.numpy(), atol=1e-4)
+
+
+def test_through_a_tail_equals_the_tail_on_predicts_embeddings(expert):
+    torch.manual_seed(0)
+    tail = nn.Sequential(nn.Linear(expert.embedding_dim, 6), nn.Softmax(dim=1)).eval()
+    faces = _three_faces()
+    with torch.inference_mode():
+        want = tail(torch.from_numpy(expert.predict(faces)[1])).numpy()
+    through = expert.through(tail)
+    np.testing.assert_allclose(through(faces), want, atol=1e-6)
+    np.testing.assert_allclose(through(faces[1]), want[1:2], atol=1e-6)  # one (48, 48) crop
+    assert through(np.zeros((0, 48, 48), np.uint8)).shape == (0, 6)
+    with pytest.raises(ValueError, match="48, 48"):
+        through(np.zeros((1, 64, 64), np.uint8))
+    flipped = FaceExpert(expert.net, expert.meta, flip_average=True)
+    with torch.inference_mode():
+        want_flipped = tail(torch.from_numpy(flipped.predict(faces)[1])).numpy()
+    np.testing.assert_allclose(flipped.through(tail)(faces), want_flipped, atol=1e-6)
+    assert not np.allclose(want_flipped, want, atol=1e-4)  # flip averaging did change the embedding
