@@ -99,6 +99,13 @@ class Snapshot:
     updated: float = 0.0
 
 
+class Overlay(NamedTuple):
+    """What to draw on a video frame: the faces found (none: draw nothing) and the mood label."""
+
+    faces: tuple[Face, ...] = ()
+    label: str | None = None
+
+
 class _Reading(NamedTuple):
     """What the engine's last update read; `snapshot()` turns it into a `Snapshot`."""
 
@@ -238,6 +245,16 @@ class LiveSession:
         `media_time`: the frame's capture time in seconds on the source's own
         clock (e.g. a WebRTC frame's `time`), if it has one.
         """
+        overlay = self.read_video(frame, pixel_format, media_time)
+        return self._draw(frame, overlay, pixel_format)
+
+    def read_video(self, frame: np.ndarray, pixel_format: str = "bgr", media_time: float | None = None) -> Overlay:
+        """`on_video` without the drawing: what to draw on this frame, for a source that draws itself.
+
+        The WebRTC source draws into the yuv420p picture it sends back rather
+        than into a BGR copy (see `draw_overlay_i420`). A step that raises is
+        counted and logged and gives an empty overlay: the stream goes on.
+        """
         arrived = self.clock()
         with self._lock:
             self.counters["video_frames"] += 1
@@ -258,7 +275,7 @@ class LiveSession:
                 self.counters["video_skipped"] += 1
             faces_before = list(self._faces)
         if skip:
-            return self._draw(frame, faces_before, pixel_format)
+            return self._overlay(faces_before)
         try:
             work = self.work_clock()
             faces = self.tracker.process(frame, pixel_format=pixel_format)
@@ -267,11 +284,11 @@ class LiveSession:
                 probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
             done = self.clock()
             self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work)
-            return self._draw(frame, faces, pixel_format)
+            return self._overlay(faces)
         except Exception:
             self._count_error("video_errors")
             log.exception("video step failed; the stream continues")
-            return frame
+            return Overlay()
 
     def on_audio(
         self, samples: np.ndarray, rate: int, channels: int, planar: bool = False, media_time: float | None = None
@@ -423,13 +440,17 @@ class LiveSession:
             self.counters[kind] += 1
             self.counters["errors"] += 1
 
-    def _draw(self, frame: np.ndarray, faces: list[Face], pixel_format: str) -> np.ndarray:
-        if not faces or pixel_format not in ("bgr", "rgb"):
-            return frame
+    def _overlay(self, faces: list[Face]) -> Overlay:
+        if not faces:
+            return Overlay()
         reading = self._reading  # one read: the media threads replace it whole
-        label = f"{reading.mood} {reading.confidence:.0%}" if reading.mood else None
+        return Overlay(tuple(faces), f"{reading.mood} {reading.confidence:.0%}" if reading.mood else None)
+
+    def _draw(self, frame: np.ndarray, overlay: Overlay, pixel_format: str) -> np.ndarray:
+        if not overlay.faces or pixel_format not in ("bgr", "rgb"):
+            return frame
         try:
-            return draw_overlay(frame, faces, label=label)
+            return draw_overlay(frame, overlay.faces, label=overlay.label)
         except Exception:
             self._count_error("video_errors")
             log.exception("overlay failed")

@@ -18,7 +18,7 @@ from moodmusic.vision.face import Face
 from moodmusic.vision.frames import PIXEL_FORMATS, to_bgr
 from moodmusic.vision.geometry import GEOMETRY_NAMES, expression_geometry
 from moodmusic.vision.modelfiles import ModelFileError
-from moodmusic.vision.overlay import draw_overlay
+from moodmusic.vision.overlay import draw_overlay, draw_overlay_i420
 from moodmusic.vision.runtime import VisionRuntimeError
 from moodmusic.vision.still import detect_faces_in_image
 from moodmusic.vision.tracker import FaceTracker
@@ -39,6 +39,7 @@ __all__ = [
     "align_face",
     "detect_faces_in_image",
     "draw_overlay",
+    "draw_overlay_i420",
     "expression_geometry",
     "to_bgr",
 ]
