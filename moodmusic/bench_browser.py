@@ -440,16 +440,68 @@ def write_y4m_sequence(path: Path, frames: list[tuple[np.ndarray, float]], fps: 
     return path
 
 
-def glass_in_browser(hold: float = 4.0, seconds: float = 22.0) -> dict:
+# Runs in every frame of the page before its own scripts. In the component's frame, where the camera
+# is opened: the time each camera frame that differs from the one before (a face swap) was read from
+# the camera track. In the top frame: the time the page's `Mood:` text changed. Both on the wall
+# clock (Date.now()), which the page's frames share.
+GLASS_PROBE_JS = """
+(() => {
+  const md = navigator.mediaDevices;
+  if (md && md.getUserMedia) {
+    const open = md.getUserMedia.bind(md);
+    window.__moodmusicSwaps = [];
+    md.getUserMedia = async (constraints) => {
+      const stream = await open(constraints);
+      const track = stream.getVideoTracks()[0];
+      if (!track || typeof MediaStreamTrackProcessor === "undefined") return stream;
+      window.__moodmusicProbe = true;
+      const reader = new MediaStreamTrackProcessor({ track: track.clone() }).readable.getReader();
+      const tiny = new OffscreenCanvas(8, 6).getContext("2d", { willReadFrequently: true });
+      let last = null;
+      (async () => {
+        for (;;) {
+          const { value: frame, done } = await reader.read();
+          if (done) return;
+          const at = Date.now();
+          tiny.drawImage(frame, 0, 0, 8, 6);
+          frame.close();
+          const px = tiny.getImageData(0, 0, 8, 6).data;
+          let level = 0;
+          for (let i = 0; i < px.length; i += 4) level += (px[i] + 2 * px[i + 1] + px[i + 2]) / 4;
+          level /= px.length / 4;
+          if (last !== null && Math.abs(level - last) > 3) window.__moodmusicSwaps.push(at);
+          last = level;
+        }
+      })();
+      return stream;
+    };
+  }
+  if (window === window.top) {
+    window.__moodmusicMoods = [];
+    let shown = null;
+    const look = () => {
+      const found = /Mood: (\\w+)/.exec(document.body ? document.body.innerText : "");
+      const mood = found ? found[1] : null;
+      if (mood !== shown) { shown = mood; window.__moodmusicMoods.push([Date.now(), mood]); }
+    };
+    new MutationObserver(look).observe(document, { subtree: true, childList: true, characterData: true });
+  }
+})();
+"""
+
+
+def glass_in_browser(hold: float = 4.0, seconds: float = 26.0) -> dict:
     """Glass-to-mood through the whole live page: the fake camera swaps face A and face B every `hold` s.
 
     The camera plays A then B in a loop (the two public-domain sample faces,
     which read as different moods; the microphone is silent so only the face
-    decides), and the page's `Mood:` text is polled every 50 ms. Chromium's
-    fake camera starts its file when the page asks for the camera, right
-    after START, so the k-th swap happens at (START + k * hold) at the
-    earliest; each delay is counted from that moment, which makes it an
-    upper bound (START to the first camera frame is typically tens of ms).
+    decides). Each delay runs from the moment the page read the first camera
+    frame of the new face to the moment its `Mood:` text changed, both
+    stamped inside the browser (`GLASS_PROBE_JS`). Counting from START plus
+    k * `hold` instead was 0.3-0.4 s too early: the camera starts about 0.3 s
+    after the click, and Chromium's file camera runs about 1 % slower than
+    its file says. Where the browser cannot read camera frames
+    (no MediaStreamTrackProcessor), that reference is used, marked as an upper bound.
     """
     import soundfile as sf
     from playwright.sync_api import sync_playwright
@@ -467,58 +519,82 @@ def glass_in_browser(hold: float = 4.0, seconds: float = 22.0) -> dict:
         home.mkdir()
         port = free_port()
         server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
-        seen: list[tuple[float, str]] = []
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))
-                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                context.add_init_script(GLASS_PROBE_JS)
+                page = context.new_page()
                 page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
-                button = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+                component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+                button = component.get_by_role("button", name="START")
                 button.wait_for(timeout=90_000)
                 button.click()
-                clicked = time.monotonic()
-                while time.monotonic() - clicked < seconds:
-                    text = page.get_by_text(MOOD_TEXT)
+                clicked = time.time()
+                time.sleep(seconds)
+                moods = [(t / 1000 - clicked, m) for t, m in page.evaluate("window.__moodmusicMoods || []") if m]
+                swaps: list[float] | None = None
+                for frame in page.frames:
                     try:
-                        found = MOOD_TEXT.search(text.first.inner_text(timeout=1_000)) if text.count() else None
-                    except Exception:  # the element was redrawn between count and read
-                        found = None
-                    mood = found.group(1) if found else None
-                    if mood is not None and (not seen or seen[-1][1] != mood):
-                        seen.append((time.monotonic() - clicked, mood))
-                    time.sleep(0.05)
+                        if frame.evaluate("window.__moodmusicProbe === true"):
+                            swaps = [t / 1000 - clicked for t in frame.evaluate("window.__moodmusicSwaps")]
+                    except Exception:  # a frame that went away or is not ours
+                        continue
                 browser.close()
         finally:
             server.terminate()
             server.wait(10)
-    return glass_delays(seen, hold, until=seconds)
+    if swaps is None:  # no camera probe in this browser: START + k * hold, an upper bound
+        k_max = int(seconds // hold)
+        out = glass_delays(moods, [k * hold for k in range(1, k_max + 1)], until=seconds)
+        out["browser_glass_reference"] = "START + 4 s per swap (an upper bound)"
+        return out
+    out = glass_delays(moods, debounce(swaps, hold / 2), until=seconds)
+    out["browser_glass_reference"] = "the camera frame that changed"
+    return out
 
 
-def glass_delays(seen: list[tuple[float, str]], hold: float, until: float | None = None) -> dict:
-    """For each swap of the fake camera (at k * hold after START): the delay until the page shows another mood.
+def debounce(times: list[float], gap: float) -> list[float]:
+    """The first of each burst of times closer than `gap` to the one before.
 
-    `seen`: (seconds after START, mood) at each change of the page's mood;
-    `until`: how long the page was watched (default: the last change). A swap
-    with no change before the next swap counts as missed.
+    >>> debounce([4.2, 4.25, 8.3, 12.3, 12.31], 2.0)
+    [4.2, 8.3, 12.3]
+    """
+    out: list[float] = []
+    for t in sorted(times):
+        if not out or t - out[-1] >= gap:
+            out.append(t)
+    return out
 
-    >>> glass_delays([(1.1, "happy"), (5.4, "neutral"), (9.2, "happy"), (10.0, "angry")], hold=4.0, until=12.0)
+
+def glass_delays(seen: list[tuple[float, str]], swaps: list[float], until: float | None = None) -> dict:
+    """For each swap of the camera: the delay until the page shows another mood.
+
+    `seen`: (seconds, mood) at each change of the page's mood; `swaps`: when
+    the camera's picture changed (same clock); `until`: how long the page was
+    watched (default: the last change). A swap is timed only when the next
+    swap, or the end, leaves it its full window; with no change before the
+    next swap it counts as missed.
+
+    >>> glass_delays([(1.1, "happy"), (5.6, "neutral"), (9.5, "happy"), (10.0, "angry")], [4.2, 8.3, 12.4], until=13.0)
     {'browser_glass_s': [1.4, 1.2], 'browser_glass_s_median': 1.3, 'browser_glass_s_max': 1.4, 'browser_glass_missed': 0}
     """
     delays: list[float] = []
     missed = 0
     end = until if until is not None else (seen[-1][0] if seen else 0.0)
-    k = 1
-    while seen and (k + 1) * hold <= end + 1e-9:
-        swap = k * hold
+    for k, swap in enumerate(swaps):
+        following = swaps[k + 1] if k + 1 < len(swaps) else None
+        window_end = following if following is not None else end
+        if following is None or not seen:
+            break  # the last swap's window is cut short by the end of the watch
         before = [m for t, m in seen if t <= swap]
-        after = [(t, m) for t, m in seen if swap < t < swap + hold]
+        after = [(t, m) for t, m in seen if swap < t < window_end]
         if before:
             change = next((t for t, m in after if m != before[-1]), None)
             if change is None:
                 missed += 1
             else:
                 delays.append(round(change - swap, 2))
-        k += 1
     return {
         "browser_glass_s": delays,
         "browser_glass_s_median": round(float(np.median(delays)), 2) if delays else None,
