@@ -348,12 +348,20 @@ def sessions_per_core(runs: list[dict], min_fps: float) -> dict | None:
 
 
 def measure_sessions(
-    counts: list[int], seconds: float = 20.0, min_fps: float = 10.0, capture_fps: float | None = None
+    counts: list[int], seconds: float = 20.0, min_fps: float = 10.0, capture_fps: float | None = None,
+    client: str = "chromium",
 ) -> dict:
     """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry.
 
     `capture_fps`: run the app with MOODMUSIC_CAPTURE_FPS, so each browser sends at most that many frames.
+    `client`: "chromium" (browser contexts) or "aiortc" (headless visitors, `bench_rtc`: they cost
+    this machine a fraction of a browser tab, so more of it is left to the server).
     """
+    if client == "aiortc":
+        from moodmusic import bench_rtc
+
+        runs = [bench_rtc.run_sessions(n, seconds=seconds) for n in counts]
+        return {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps), "live_client": "aiortc"}
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -370,8 +378,10 @@ def measure_sessions(
 def sessions_table(result: dict) -> str:
     """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
     runs = result["live_sessions"]
+    aiortc = result.get("live_client") == "aiortc"
     lines = [
-        "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine"
+        ("live sessions: one app server, N headless aiortc visitors (sample face 30 fps + speech), all on this machine"
+         if aiortc else "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine")
         + (f"; cameras at most {result['live_capture_fps']:g} fps" if result.get("live_capture_fps") else ""),
         f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
         f"{'latency ms':>11} {'max':>5}  status",
@@ -388,14 +398,14 @@ def sessions_table(result: dict) -> str:
     lines.append("")
     lines.append(
         f"{'N':>2} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "
-        f"{'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
+        f"{'visitors CPU' if aiortc else 'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
     )
     for r in runs:
         rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
         lines.append(
             f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
             f"{r.get('server_cpu_video_cores', 0.0):>12.2f} {r.get('server_cpu_voice_cores', 0.0):>14.2f} "
-            f"{r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
+            f"{r.get('client_cpu_cores', 0.0) if aiortc else r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
         )
     carry = result.get("live_carry")
     if carry:

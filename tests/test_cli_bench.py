@@ -32,6 +32,13 @@ def test_bench_capture_fps_needs_sessions_and_a_sane_rate():
         assert proc.returncode == 2 and "--capture-fps" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_bench_aiortc_visitors_go_with_sessions_only():
+    for extra in (["--client", "aiortc"], ["--sessions", "1", "--client", "aiortc", "--capture-fps", "15"]):
+        proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--iterations", "20", *extra],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and "--client aiortc" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_thread_meter_tells_the_engine_threads_cpu_apart():
     """`bench --live` splits server CPU by the OS names the engine gives its threads."""
     import os

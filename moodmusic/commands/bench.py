@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "frames a second (default: the app's 30)",
     )
     parser.add_argument(
+        "--client", choices=("chromium", "aiortc"), default="chromium",
+        help="with --sessions: who opens the sessions; chromium (browser contexts, default) or aiortc "
+        "(headless visitors that speak the page's protocol and stream the sample face and speech: "
+        "a fraction of a browser's CPU, so the server gets the machine)",
+    )
+    parser.add_argument(
         "--glass", nargs="*", metavar="FACE", default=None,
         help="also play blank → face A → face B → blank through the live engine in real time (about 20 s) "
         "and report glass-to-mood delays; give two photos with different expressions for the switch figure",
@@ -86,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         from moodmusic.cli import UserError
 
         raise UserError("--capture-fps goes with --sessions and takes 1 to 60 frames a second")
+    if args.client == "aiortc" and (not args.sessions or args.capture_fps is not None):
+        from moodmusic.cli import UserError
+
+        raise UserError("--client aiortc goes with --sessions (its camera sends 30 fps; --capture-fps is for browsers)")
     import cv2
 
     cv2.setNumThreads(1)
@@ -147,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sessions:
         from moodmusic.bench_browser import measure_sessions
 
-        out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps))
+        out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps,
+                                    client=args.client))
     elif args.live:
         from moodmusic.bench_browser import glass_in_browser, measure
 

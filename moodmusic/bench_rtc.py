@@ -1,0 +1,362 @@
+"""A headless visitor for the live page: what a browser tab does, without the browser.
+
+Load tests that open N Chromium tabs on the server's own 2 cores measure
+Chromium as much as the server: four tabs took 1.3-1.5 cores, and tabs
+starved of CPU stopped sending. This client speaks the page's own protocol
+and streams real media with aiortc, at a fraction of a tab's cost:
+
+- Streamlit's websocket (`/_stcore/stream`, protobuf `BackMsg`/`ForwardMsg`)
+  asks for script runs and reads what the page would show;
+- the SDP offer goes to streamlit-webrtc as the component's value, as its
+  frontend sets it (`{"playing": false, "sdpOffer": …}` while signalling, then
+  `{"playing": true, "sdpOffer": ""}`), and the answer comes back in the
+  component's arguments;
+- the camera is the sample face at 640x480 and 30 fps, moving a little, and
+  the microphone the sample speech at 48 kHz; the preview video sent back is
+  received but not decoded (`_light_media`);
+- the page's self-refreshing fragments are rerun at the intervals the server
+  asks for (`AutoRerun`), with the same widget states, as the page does.
+
+`bench --live --sessions 1 2 4 --client aiortc` runs it; `run_sessions` gives
+the same figures as `bench_browser.run_sessions`, plus the client's own CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import math
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodmusic import samples
+from moodmusic.bench_browser import (
+    MOOD_TEXT,
+    _CpuMeter,
+    _median,
+    _rss_mb,
+    _ThreadCpuMeter,
+    _tree,
+    free_port,
+    parse_status,
+    start_app,
+)
+from moodmusic.live.session import VIDEO_THREAD, VOICE_THREAD
+
+COMPONENT = "streamlit_webrtc"
+STATUS_TEXT = re.compile(r"video \d+ fps processed")
+VIDEO_FPS = 30
+AUDIO_RATE = 48000
+AUDIO_SAMPLES = 960  # 20 ms, what browsers send
+
+
+def _tracks() -> tuple[Any, Any]:
+    """(camera, microphone): aiortc tracks playing the sample face and speech in real time."""
+    import av
+    from aiortc import MediaStreamTrack
+
+    import cv2
+
+    face = samples.face_frame()
+    # Three seconds of a head that moves a little, as the yuv420p a camera gives: converting each
+    # frame from BGR in the encoder would cost this load generator 2-3 ms a frame.
+    loop = [cv2.cvtColor(np.roll(face, (round(4 * math.sin(n / 9)), round(6 * math.sin(n / 7))), axis=(0, 1)),
+                         cv2.COLOR_BGR2YUV_I420) for n in range(3 * VIDEO_FPS)]
+    speech = np.concatenate([samples.speech(n) for n in ("fox", "rainbow")])
+    import soxr
+
+    pcm = (np.clip(soxr.resample(speech, 16000, AUDIO_RATE), -1, 1) * 32767).astype(np.int16)
+
+    class Camera(MediaStreamTrack):
+        kind = "video"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._n = 0
+            self._start: float | None = None
+
+        async def recv(self) -> av.VideoFrame:
+            if self._start is None:
+                self._start = time.monotonic()
+            due = self._start + self._n / VIDEO_FPS
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            frame = av.VideoFrame.from_ndarray(loop[self._n % len(loop)], format="yuv420p")
+            frame.pts, frame.time_base = self._n * 3000, fractions.Fraction(1, 90000)
+            self._n += 1
+            return frame
+
+    class Microphone(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._n = 0
+            self._start: float | None = None
+
+        async def recv(self) -> av.AudioFrame:
+            if self._start is None:
+                self._start = time.monotonic()
+            due = self._start + self._n * AUDIO_SAMPLES / AUDIO_RATE
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            at = (self._n * AUDIO_SAMPLES) % (len(pcm) - AUDIO_SAMPLES)
+            frame = av.AudioFrame.from_ndarray(pcm[None, at : at + AUDIO_SAMPLES], format="s16", layout="mono")
+            frame.sample_rate = AUDIO_RATE
+            frame.pts, frame.time_base = self._n * AUDIO_SAMPLES, fractions.Fraction(1, AUDIO_RATE)
+            self._n += 1
+            return frame
+
+    return Camera(), Microphone()
+
+
+class _Discard:
+    """A decoder that drops what it is given: the visitor receives the preview, it does not look at it."""
+
+    def decode(self, encoded_frame: Any) -> list:
+        return []
+
+
+def _light_media() -> None:
+    """Make this process's aiortc cheap as a load generator; the server process is untouched.
+
+    The visitors' VP8 goes out through the preview encoder (no denoiser), and
+    the video coming back is received (RTP, SRTP, RTCP, as a browser does)
+    but not decoded. Each visitor then costs this machine about half what a
+    decoding one does, which leaves the server the cores it is measured on.
+    """
+    from aiortc import rtcrtpreceiver
+
+    from moodmusic.live.sources.preview_encoder import install_preview_encoder
+
+    install_preview_encoder()
+    original = rtcrtpreceiver.get_decoder
+    if getattr(original, "moodmusic_discard", False):
+        return
+
+    def get_decoder(codec: Any) -> Any:
+        return _Discard() if codec.mimeType.lower().startswith("video/") else original(codec)
+
+    get_decoder.moodmusic_discard = True  # type: ignore[attr-defined]
+    rtcrtpreceiver.get_decoder = get_decoder
+
+
+@dataclass
+class Visitor:
+    """One page session driven over Streamlit's websocket, streaming with aiortc."""
+
+    url: str
+    component_id: str | None = None
+    component_value: dict[str, Any] | None = None
+    answer: dict[str, str] | None = None
+    mood_at: float | None = None
+    started: float | None = None
+    statuses: list[dict[str, float]] = field(default_factory=list)
+    status_text: str = ""
+    error: str | None = None
+    page_script_hash: str = ""  # the page's own (`navigation`): another hash reads as leaving the page
+    _timers: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
+        import websockets
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+        from aiortc.contrib.media import MediaBlackhole
+
+        pc = RTCPeerConnection()
+        sink = MediaBlackhole()
+        try:
+            async with websockets.connect(self.url, subprotocols=["streamlit"], max_size=None) as ws:
+                self._ws = ws
+                reader = asyncio.create_task(self._read(ws))
+                await self._rerun()
+                while self.component_id is None:
+                    await self._pause(reader)
+                camera, microphone = _tracks()
+                pc.addTrack(camera)
+                pc.addTrack(microphone)
+                pc.on("track", lambda track: sink.addTrack(track))
+                await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate first
+                # The values streamlit-webrtc's frontend sets: signalling (an offer, not yet playing),
+                # then playing once the answer is in (the offer cleared).
+                offer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+                self.component_value = {"playing": False, "sdpOffer": offer, "iceCandidates": {}}
+                self.started = time.monotonic()
+                await self._rerun()
+                while self.answer is None:
+                    await self._pause(reader)
+                await pc.setRemoteDescription(RTCSessionDescription(self.answer["sdp"], self.answer["type"]))
+                self.component_value = {"playing": True, "sdpOffer": "", "iceCandidates": {}}
+                await self._rerun()
+                await sink.start()
+                ready.set()
+                await stop.wait()
+                reader.cancel()
+        except Exception as exc:  # reported per visitor; the others go on
+            self.error = f"{type(exc).__name__}: {exc}"[:160]
+            ready.set()
+        finally:
+            for timer in self._timers.values():
+                timer.cancel()
+            await sink.stop()
+            await pc.close()
+
+    async def _pause(self, reader: asyncio.Task) -> None:
+        if reader.done():
+            raise RuntimeError(f"the page's websocket closed ({reader.exception() or 'no reason'})")
+        await asyncio.sleep(0.05)
+
+    async def _rerun(self, fragment_id: str = "") -> None:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = ""
+        state.page_script_hash = self.page_script_hash
+        if fragment_id:
+            state.fragment_id = fragment_id
+            state.is_auto_rerun = True
+        if self.component_id is not None and self.component_value is not None:
+            widget = state.widget_states.widgets.add()
+            widget.id = self.component_id
+            widget.json_value = json.dumps(self.component_value)
+        await self._ws.send(msg.SerializeToString())
+
+    async def _read(self, ws: Any) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        async for data in ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            kind = msg.WhichOneof("type")
+            if kind == "new_session":
+                self.page_script_hash = msg.new_session.page_script_hash or self.page_script_hash
+            elif kind == "navigation":  # the page the script really runs (what the frontend then asks for)
+                self.page_script_hash = msg.navigation.page_script_hash or self.page_script_hash
+            elif kind == "auto_rerun":
+                self._repeat(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                self._see(msg.delta.new_element)
+
+    def _repeat(self, fragment_id: str, interval: float) -> None:
+        """Rerun a self-refreshing fragment every `interval` s, as the page's frontend does."""
+        old = self._timers.pop(fragment_id, None)
+        if old is not None:
+            old.cancel()
+
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                await self._rerun(fragment_id)
+
+        self._timers[fragment_id] = asyncio.create_task(tick())
+
+    def _see(self, element: Any) -> None:
+        kind = element.WhichOneof("type")
+        if kind == "component_instance" and COMPONENT in element.component_instance.component_name:
+            self.component_id = element.component_instance.id
+            args = json.loads(element.component_instance.json_args or "{}")
+            if args.get("sdp_answer_json") and self.answer is None:
+                self.answer = json.loads(args["sdp_answer_json"])
+            return
+        body = getattr(getattr(element, kind, None), "body", None) if kind else None
+        if not isinstance(body, str):
+            return
+        if self.mood_at is None and self.started is not None and MOOD_TEXT.search(body):
+            self.mood_at = time.monotonic()
+        if STATUS_TEXT.search(body):
+            self.status_text = body
+
+    def read_status(self) -> None:
+        """Take the status line the page shows now as one reading (the browser bench reads it once a second)."""
+        reading = parse_status(self.status_text) if self.status_text else None
+        if reading is not None:
+            self.statuses.append(reading)
+
+
+async def _drive(url: str, n: int, seconds: float, start_timeout: float, settle: float,
+                 measure: Any) -> list[Visitor]:
+    _light_media()
+    visitors = [Visitor(url) for _ in range(n)]
+    stop = asyncio.Event()
+    readies = [asyncio.Event() for _ in visitors]
+    tasks = [asyncio.create_task(v.run(stop, r)) for v, r in zip(visitors, readies)]
+    deadline = time.monotonic() + start_timeout
+    while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(settle)
+    meters = measure()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        await asyncio.sleep(1.0)
+        for v in visitors:
+            v.read_status()
+    meters["done"] = True
+    measure(meters)
+    stop.set()
+    await asyncio.wait(tasks, timeout=15)
+    return visitors
+
+
+def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, settle: float = 3.0,
+                 env: dict[str, str] | None = None) -> dict:
+    """One app server, `n` headless visitors starting together; the same figures as the browser bench."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        port = free_port()
+        server = start_app(home, port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        figures: dict[str, Any] = {}
+
+        def measure(meters: dict | None = None) -> dict:
+            if meters is None:  # start: meter the server, its threads, and this process (the visitors)
+                return {"server": _CpuMeter(lambda: _tree(server.pid)), "threads": _ThreadCpuMeter(server.pid),
+                        "client": _CpuMeter(lambda: {os.getpid()}), "rss0": _rss_mb(server.pid)}
+            by_thread = meters["threads"].cores_by_name()
+            figures.update(
+                server_cpu_cores=round(meters["server"].cores(), 2), client_cpu_cores=round(meters["client"].cores(), 2),
+                server_cpu_video_cores=round(sum(v for k, v in by_thread.items() if k.startswith(VIDEO_THREAD)), 2),
+                server_cpu_voice_cores=round(sum(v for k, v in by_thread.items() if k.startswith(VOICE_THREAD)), 2),
+                server_rss_mb=[round(meters["rss0"]), round(_rss_mb(server.pid))],
+            )
+            return meters
+
+        try:
+            url = f"ws://127.0.0.1:{port}/_stcore/stream"
+            visitors = asyncio.run(_drive(url, n, seconds, start_timeout, settle, measure))
+        finally:
+            server.terminate()
+            server.wait(10)
+    sessions = []
+    for i, v in enumerate(visitors):
+        s: dict[str, Any] = {"session": i + 1, "error": v.error,
+                             "first_mood_s": round(v.mood_at - v.started, 2) if v.mood_at and v.started else None}
+        for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
+            s[key] = _median([r[key] for r in v.statuses])
+        s["latency_max_ms"] = max((r["latency_ms"] for r in v.statuses), default=0.0)
+        s["readings"] = len(v.statuses)
+        if s["error"] is None and s["first_mood_s"] is None:
+            s["error"] = f"no mood within {start_timeout:.0f} s"
+        elif s["error"] is None and not v.statuses:
+            s["error"] = "no status line"
+        sessions.append(s)
+    server_cores = figures.get("server_cpu_cores", 0.0)
+    return {
+        "sessions": n,
+        "client": "aiortc",
+        "failed": sum(1 for s in sessions if s["error"]),
+        "server_cpu_cores": server_cores,
+        "server_cpu_per_session": round(server_cores / n, 2),
+        "server_cpu_video_cores": figures.get("server_cpu_video_cores", 0.0),
+        "server_cpu_voice_cores": figures.get("server_cpu_voice_cores", 0.0),
+        "client_cpu_cores": figures.get("client_cpu_cores", 0.0),
+        "browser_cpu_cores": 0.0,
+        "server_rss_mb": figures.get("server_rss_mb", [0, 0]),
+        "seconds": seconds,
+        "per_session": sessions,
+    }
