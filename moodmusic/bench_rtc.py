@@ -80,6 +80,7 @@ def _tracks() -> tuple[Any, Any]:
         def __init__(self) -> None:
             super().__init__()
             self._n = 0
+            self.sent = 0
             self._start: float | None = None
 
         async def recv(self) -> av.VideoFrame:
@@ -88,6 +89,7 @@ def _tracks() -> tuple[Any, Any]:
             due = self._start + self._n / VIDEO_FPS
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             frame = av.VideoFrame.from_ndarray(loop[self._n % len(loop)], format="yuv420p")
+            self.sent = self._n + 1
             frame.pts, frame.time_base = self._n * 3000, fractions.Fraction(1, 90000)
             self._n += 1
             return frame
@@ -160,6 +162,8 @@ class Visitor:
     status_text: str = ""
     error: str | None = None
     page_script_hash: str = ""  # the page's own (`navigation`): another hash reads as leaving the page
+    camera: Any = None  # the visitor's camera track: `sent` counts the frames it gave the encoder
+    sent_fps: float = 0.0  # over the measured window: whether this load generator kept up
     _timers: dict[str, asyncio.Task] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
@@ -177,6 +181,7 @@ class Visitor:
                 while self.component_id is None:
                     await self._pause(reader)
                 camera, microphone = _tracks()
+                self.camera = camera
                 pc.addTrack(camera)
                 pc.addTrack(microphone)
                 pc.on("track", lambda track: sink.addTrack(track))
@@ -291,11 +296,14 @@ async def _drive(url: str, n: int, seconds: float, start_timeout: float, settle:
     await asyncio.sleep(settle)
     meters = measure()
     t0 = time.monotonic()
+    sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         for v in visitors:
             v.read_status()
-    meters["done"] = True
+    elapsed = time.monotonic() - t0
+    for v, before in zip(visitors, sent0):
+        v.sent_fps = round(((v.camera.sent if v.camera is not None else 0) - before) / elapsed, 1)
     measure(meters)
     stop.set()
     await asyncio.wait(tasks, timeout=15)
@@ -340,6 +348,7 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
             s[key] = _median([r[key] for r in v.statuses])
         s["latency_max_ms"] = max((r["latency_ms"] for r in v.statuses), default=0.0)
         s["readings"] = len(v.statuses)
+        s["sent_fps"] = v.sent_fps
         if s["error"] is None and s["first_mood_s"] is None:
             s["error"] = f"no mood within {start_timeout:.0f} s"
         elif s["error"] is None and not v.statuses:
