@@ -20,4 +20,5 @@ def test_a_headless_visitor_gets_a_mood_and_the_server_processes_its_media():
     assert session["readings"] >= 3, result
     assert session["video_fps"] >= 5 and session["video_in_fps"] >= session["video_fps"], result
     assert session["audio_fps"] >= 30, result  # 50 frames/s are sent
+    assert session["sent_fps"] >= 20, result  # the visitor kept sending its camera
     assert result["server_cpu_video_cores"] > 0 and result["client_cpu_cores"] > 0, result
