@@ -47,6 +47,9 @@ def test_uploading_a_clip_shows_its_mood_timeline_and_music(app_server, browser_
 
     page.get_by_text(MOOD_TEXT).first.wait_for(timeout=120_000)
     assert MOOD_TEXT.search(page.inner_text("body"))
+    # The page streams its parts as the script draws them: the badge can be on screen a moment
+    # before the evidence below it (a clean-clone CI run counted 0 there), so wait for the second.
+    page.locator(".mm-evidence").nth(1).wait_for(timeout=10_000)
     assert page.locator(".mm-evidence").count() == 2
     page.get_by_text("Timeline", exact=True).first.wait_for(timeout=10_000)
     page.locator(".vega-embed").first.wait_for(timeout=20_000)  # the chart of moods per window
