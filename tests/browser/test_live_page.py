@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -23,9 +24,15 @@ def test_start_shows_mood_evidence_and_music(app_server, browser_page):
     page.get_by_text(MOOD_TEXT).first.wait_for(timeout=45_000)
     assert MOOD_TEXT.search(page.inner_text("body"))
 
+    # The evidence bars are their own fragment (redrawn each second), so they can trail the badge.
     bars = page.locator(".mm-evidence")
+    bars.nth(1).wait_for(timeout=10_000)
     assert bars.count() == 2
-    assert page.locator(".mm-evidence[data-modality='face']").inner_text().count("%") >= 6
+    face = page.locator(".mm-evidence[data-modality='face']")
+    deadline = time.monotonic() + 10
+    while face.inner_text().count("%") < 6 and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert face.inner_text().count("%") >= 6
 
     embeds = page.locator("iframe[src*='open.spotify.com/embed/track/']")
     embeds.nth(4).wait_for(state="attached", timeout=30_000)
