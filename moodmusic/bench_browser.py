@@ -301,14 +301,28 @@ def run_sessions(
             server.terminate()
             server.wait(10)
     for s, rs in zip(sessions, readings):
-        for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
-            s[key] = _median([r[key] for r in rs])
-        s["latency_max_ms"] = max((r["latency_ms"] for r in rs), default=0.0)
-        s["readings"] = len(rs)
-        if s["error"] is None and not rs:
-            s["error"] = "no status line"
+        summarise_session(s, rs)
         if s["error"] is not None and s["session"] - 1 in crashed:
             s["error"] += f" (the page crashed: {crashed[s['session'] - 1]})"
+    return run_summary(sessions, seconds, server_cores, by_thread, (rss0, rss1), browser_cpu_cores=round(browser_cores, 2))
+
+
+def summarise_session(session: dict, readings: list[dict[str, float]]) -> None:
+    """Fill in a session's figures from its status-line readings: medians, the worst latency, how many."""
+    for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
+        session[key] = _median([r[key] for r in readings])
+    session["latency_max_ms"] = max((r["latency_ms"] for r in readings), default=0.0)
+    session["readings"] = len(readings)
+    if session["error"] is None and not readings:
+        session["error"] = "no status line"
+
+
+def run_summary(
+    sessions: list[dict], seconds: float, server_cores: float, by_thread: dict[str, float],
+    rss_mb: tuple[float, float], **load: float,
+) -> dict:
+    """One run's figures, as `bench --live --sessions` reports them; `load`: what the load generator used."""
+    n = len(sessions)
     return {
         "sessions": n,
         "failed": sum(s["error"] is not None for s in sessions),
@@ -317,8 +331,8 @@ def run_sessions(
         # all sessions' engine threads (named by the engine); the rest is aiortc's loop and codecs and Streamlit
         "server_cpu_video_cores": round(by_thread.get(VIDEO_THREAD[:15], 0.0), 2),
         "server_cpu_voice_cores": round(by_thread.get(VOICE_THREAD[:15], 0.0), 2),
-        "browser_cpu_cores": round(browser_cores, 2),
-        "server_rss_mb": [round(rss0), round(rss1)],
+        **load,
+        "server_rss_mb": [round(rss_mb[0]), round(rss_mb[1])],
         "seconds": seconds,
         "per_session": sessions,
     }
@@ -556,10 +570,10 @@ def glass_in_browser(hold: float = 4.0, seconds: float = 26.0) -> dict:
             server.wait(10)
     if swaps is None:  # no camera probe in this browser: START + k * hold, an upper bound
         k_max = int(seconds // hold)
-        out = glass_delays(moods, [k * hold for k in range(1, k_max + 1)], until=seconds)
+        out = glass_delays(moods, [k * hold for k in range(1, k_max + 1)])
         out["browser_glass_reference"] = "START + 4 s per swap (an upper bound)"
         return out
-    out = glass_delays(moods, debounce(swaps, hold / 2), until=seconds)
+    out = glass_delays(moods, debounce(swaps, hold / 2))
     out["browser_glass_reference"] = "the camera frame that changed"
     return out
 
@@ -577,34 +591,28 @@ def debounce(times: list[float], gap: float) -> list[float]:
     return out
 
 
-def glass_delays(seen: list[tuple[float, str]], swaps: list[float], until: float | None = None) -> dict:
+def glass_delays(seen: list[tuple[float, str]], swaps: list[float]) -> dict:
     """For each swap of the camera: the delay until the page shows another mood.
 
     `seen`: (seconds, mood) at each change of the page's mood; `swaps`: when
-    the camera's picture changed (same clock); `until`: how long the page was
-    watched (default: the last change). A swap is timed only when the next
-    swap, or the end, leaves it its full window; with no change before the
-    next swap it counts as missed.
+    the camera's picture changed (same clock). A swap is timed within the
+    window up to the next swap, so the last one, whose window the end of the
+    watch cuts short, is not; with no change in its window a swap counts as missed.
 
-    >>> glass_delays([(1.1, "happy"), (5.6, "neutral"), (9.5, "happy"), (10.0, "angry")], [4.2, 8.3, 12.4], until=13.0)
+    >>> glass_delays([(1.1, "happy"), (5.6, "neutral"), (9.5, "happy"), (10.0, "angry")], [4.2, 8.3, 12.4])
     {'browser_glass_s': [1.4, 1.2], 'browser_glass_s_median': 1.3, 'browser_glass_s_max': 1.4, 'browser_glass_missed': 0}
     """
     delays: list[float] = []
     missed = 0
-    end = until if until is not None else (seen[-1][0] if seen else 0.0)
-    for k, swap in enumerate(swaps):
-        following = swaps[k + 1] if k + 1 < len(swaps) else None
-        window_end = following if following is not None else end
-        if following is None or not seen:
-            break  # the last swap's window is cut short by the end of the watch
+    for swap, following in zip(swaps, swaps[1:]):
         before = [m for t, m in seen if t <= swap]
-        after = [(t, m) for t, m in seen if swap < t < window_end]
-        if before:
-            change = next((t for t, m in after if m != before[-1]), None)
-            if change is None:
-                missed += 1
-            else:
-                delays.append(round(change - swap, 2))
+        if not before:
+            continue
+        change = next((t for t, m in seen if swap < t < following and m != before[-1]), None)
+        if change is None:
+            missed += 1
+        else:
+            delays.append(round(change - swap, 2))
     return {
         "browser_glass_s": delays,
         "browser_glass_s_median": round(float(np.median(delays)), 2) if delays else None,

@@ -24,6 +24,7 @@ the same figures as `bench_browser.run_sessions`, plus the client's own CPU.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import json
 import math
@@ -32,6 +33,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,15 +42,15 @@ from moodmusic import samples
 from moodmusic.bench_browser import (
     MOOD_TEXT,
     _CpuMeter,
-    _median,
     _rss_mb,
     _ThreadCpuMeter,
     _tree,
     free_port,
     parse_status,
+    run_summary,
     start_app,
+    summarise_session,
 )
-from moodmusic.live.session import VIDEO_THREAD, VOICE_THREAD
 
 COMPONENT = "streamlit_webrtc"
 STATUS_TEXT = re.compile(r"video \d+ fps processed")
@@ -124,28 +126,32 @@ class _Discard:
         return []
 
 
-def _light_media() -> None:
-    """Make this process's aiortc cheap as a load generator; the server process is untouched.
+@contextlib.contextmanager
+def _light_media() -> Iterator[None]:
+    """Make this process's aiortc cheap as a load generator while the visitors run; the server is untouched.
 
     The visitors' VP8 goes out through the preview encoder (no denoiser), and
     the video coming back is received (RTP, SRTP, RTCP, as a browser does)
     but not decoded. Each visitor then costs this machine about half what a
     decoding one does, which leaves the server the cores it is measured on.
+    aiortc's own encoder and decoder lookups are put back afterwards, so a
+    test process that runs the visitors is left as it was.
     """
-    from aiortc import rtcrtpreceiver
+    from aiortc import rtcrtpreceiver, rtcrtpsender
 
     from moodmusic.live.sources.preview_encoder import install_preview_encoder
 
+    get_encoder, get_decoder = rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder
+
+    def discarding_decoder(codec: Any) -> Any:
+        return _Discard() if codec.mimeType.lower().startswith("video/") else get_decoder(codec)
+
     install_preview_encoder()
-    original = rtcrtpreceiver.get_decoder
-    if getattr(original, "moodmusic_discard", False):
-        return
-
-    def get_decoder(codec: Any) -> Any:
-        return _Discard() if codec.mimeType.lower().startswith("video/") else original(codec)
-
-    get_decoder.moodmusic_discard = True  # type: ignore[attr-defined]
-    rtcrtpreceiver.get_decoder = get_decoder
+    rtcrtpreceiver.get_decoder = discarding_decoder
+    try:
+        yield
+    finally:
+        rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder = get_encoder, get_decoder
 
 
 @dataclass
@@ -165,8 +171,9 @@ class Visitor:
     camera: Any = None  # the visitor's camera track: `sent` counts the frames it gave the encoder
     sent_fps: float = 0.0  # over the measured window: whether this load generator kept up
     _timers: dict[str, asyncio.Task] = field(default_factory=dict)
+    _ws: Any = None
 
-    async def run(self, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         import websockets
         from aiortc import RTCPeerConnection, RTCSessionDescription
         from aiortc.contrib.media import MediaBlackhole
@@ -198,12 +205,10 @@ class Visitor:
                 self.component_value = {"playing": True, "sdpOffer": "", "iceCandidates": {}}
                 await self._rerun()
                 await sink.start()
-                ready.set()
                 await stop.wait()
                 reader.cancel()
         except Exception as exc:  # reported per visitor; the others go on
             self.error = f"{type(exc).__name__}: {exc}"[:160]
-            ready.set()
         finally:
             for timer in self._timers.values():
                 timer.cancel()
@@ -283,20 +288,20 @@ class Visitor:
             self.statuses.append(reading)
 
 
-async def _drive(url: str, n: int, seconds: float, start_timeout: float, settle: float,
-                 measure: Any) -> list[Visitor]:
-    _light_media()
+async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeout: float, settle: float) -> dict:
+    """Start `n` visitors together, wait for their moods, then measure `seconds` of streaming."""
     visitors = [Visitor(url) for _ in range(n)]
     stop = asyncio.Event()
-    readies = [asyncio.Event() for _ in visitors]
-    tasks = [asyncio.create_task(v.run(stop, r)) for v, r in zip(visitors, readies)]
+    tasks = [asyncio.create_task(v.run(stop)) for v in visitors]
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle)
-    meters = measure()
-    t0 = time.monotonic()
+    server, threads = _CpuMeter(lambda: _tree(server_pid)), _ThreadCpuMeter(server_pid)
+    me = _CpuMeter(lambda: {os.getpid()})
+    rss0 = _rss_mb(server_pid)
     sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
+    t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         for v in visitors:
@@ -304,10 +309,11 @@ async def _drive(url: str, n: int, seconds: float, start_timeout: float, settle:
     elapsed = time.monotonic() - t0
     for v, before in zip(visitors, sent0):
         v.sent_fps = round(((v.camera.sent if v.camera is not None else 0) - before) / elapsed, 1)
-    measure(meters)
+    measured = {"server_cores": server.cores(), "by_thread": threads.cores_by_name(),
+                "rss_mb": (rss0, _rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors}
     stop.set()
     await asyncio.wait(tasks, timeout=15)
-    return visitors
+    return measured
 
 
 def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, settle: float = 3.0,
@@ -316,56 +322,23 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
         port = free_port()
-        server = start_app(home, port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
-        figures: dict[str, Any] = {}
-
-        def measure(meters: dict | None = None) -> dict:
-            if meters is None:  # start: meter the server, its threads, and this process (the visitors)
-                return {"server": _CpuMeter(lambda: _tree(server.pid)), "threads": _ThreadCpuMeter(server.pid),
-                        "client": _CpuMeter(lambda: {os.getpid()}), "rss0": _rss_mb(server.pid)}
-            by_thread = meters["threads"].cores_by_name()
-            figures.update(
-                server_cpu_cores=round(meters["server"].cores(), 2), client_cpu_cores=round(meters["client"].cores(), 2),
-                server_cpu_video_cores=round(sum(v for k, v in by_thread.items() if k.startswith(VIDEO_THREAD)), 2),
-                server_cpu_voice_cores=round(sum(v for k, v in by_thread.items() if k.startswith(VOICE_THREAD)), 2),
-                server_rss_mb=[round(meters["rss0"]), round(_rss_mb(server.pid))],
-            )
-            return meters
-
+        server = start_app(Path(tmp), port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
         try:
-            url = f"ws://127.0.0.1:{port}/_stcore/stream"
-            visitors = asyncio.run(_drive(url, n, seconds, start_timeout, settle, measure))
+            with _light_media():
+                m = asyncio.run(_drive(f"ws://127.0.0.1:{port}/_stcore/stream", server.pid, n, seconds,
+                                       start_timeout, settle))
         finally:
             server.terminate()
             server.wait(10)
     sessions = []
-    for i, v in enumerate(visitors):
+    for i, v in enumerate(m["visitors"]):
         s: dict[str, Any] = {"session": i + 1, "error": v.error,
                              "first_mood_s": round(v.mood_at - v.started, 2) if v.mood_at and v.started else None}
-        for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
-            s[key] = _median([r[key] for r in v.statuses])
-        s["latency_max_ms"] = max((r["latency_ms"] for r in v.statuses), default=0.0)
-        s["readings"] = len(v.statuses)
-        s["sent_fps"] = v.sent_fps
         if s["error"] is None and s["first_mood_s"] is None:
             s["error"] = f"no mood within {start_timeout:.0f} s"
-        elif s["error"] is None and not v.statuses:
-            s["error"] = "no status line"
+        summarise_session(s, v.statuses)
+        s["sent_fps"] = v.sent_fps
         sessions.append(s)
-    server_cores = figures.get("server_cpu_cores", 0.0)
-    return {
-        "sessions": n,
-        "client": "aiortc",
-        "failed": sum(1 for s in sessions if s["error"]),
-        "server_cpu_cores": server_cores,
-        "server_cpu_per_session": round(server_cores / n, 2),
-        "server_cpu_video_cores": figures.get("server_cpu_video_cores", 0.0),
-        "server_cpu_voice_cores": figures.get("server_cpu_voice_cores", 0.0),
-        "client_cpu_cores": figures.get("client_cpu_cores", 0.0),
-        "browser_cpu_cores": 0.0,
-        "server_rss_mb": figures.get("server_rss_mb", [0, 0]),
-        "seconds": seconds,
-        "per_session": sessions,
-    }
+    return run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], client="aiortc",
+                       client_cpu_cores=round(m["client_cores"], 2), browser_cpu_cores=0.0)

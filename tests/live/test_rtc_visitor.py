@@ -13,7 +13,11 @@ from moodmusic.bench_rtc import run_sessions
 
 
 def test_a_headless_visitor_gets_a_mood_and_the_server_processes_its_media():
+    from aiortc import rtcrtpreceiver, rtcrtpsender
+
+    codecs = rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder
     result = run_sessions(1, seconds=4.0, settle=1.0)
+    assert (rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder) == codecs  # this process's aiortc is put back
     (session,) = result["per_session"]
     assert result["failed"] == 0 and session["error"] is None, result
     assert session["first_mood_s"] is not None and session["first_mood_s"] < 30, result
