@@ -147,13 +147,12 @@ class AVFusionModel:
         engine asks this for every frame, and the other branch and the joint
         head on zeros were half the cost.
         """
-        if modality not in ("face", "voice"):
-            raise ValueError(f"AVFusion modality must be 'face' or 'voice', not {modality!r}")
+        head = self.head(modality)  # refuses a modality it does not have
         dim = self.net.config[f"{modality}_dim"]
         a = np.ascontiguousarray(np.asarray(x, np.float32).reshape(len(x), -1))
         if a.shape[1] != dim:
             raise ValueError(f"AVFusion expects {modality} of shape ({len(a)}, {dim}), got {a.shape}")
-        return self.head(modality)(torch.from_numpy(a)).numpy()
+        return head(torch.from_numpy(a)).numpy()
 
     def head(self, modality: str) -> nn.Module:
         """`modality`'s branch, head and softmax: (N, dim) features -> (N, 6) probabilities, eval mode.

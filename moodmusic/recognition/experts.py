@@ -45,18 +45,15 @@ class Experts:
     problems: list[str] = field(default_factory=list)
 
 
-def _probs_only(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
-    def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(predict(x)[0], dtype=np.float32)
-
-    return call
-
-
 def _float32(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     def call(x: np.ndarray) -> np.ndarray:
         return np.asarray(fn(x), dtype=np.float32)
 
     return call
+
+
+def _probs_only(predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
+    return _float32(lambda x: predict(x)[0])
 
 
 def _through_fusion(modality: str, inputs: Callable[[np.ndarray], np.ndarray], fusion: object) -> Callable[[np.ndarray], np.ndarray]:
