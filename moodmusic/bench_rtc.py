@@ -134,24 +134,33 @@ def _light_media() -> Iterator[None]:
     the video coming back is received (RTP, SRTP, RTCP, as a browser does)
     but not decoded. Each visitor then costs this machine about half what a
     decoding one does, which leaves the server the cores it is measured on.
-    aiortc's own encoder and decoder lookups are put back afterwards, so a
-    test process that runs the visitors is left as it was.
+    Their sockets are read as a browser's are, every waiting datagram at once
+    (`datagram_drain`). aiortc's own encoder and decoder lookups and asyncio's
+    reader are put back afterwards, so a test process that runs the visitors
+    is left as it was.
     """
+    import asyncio.selector_events
+
     from aiortc import rtcrtpreceiver, rtcrtpsender
 
+    from moodmusic.live.sources.datagram_drain import install_datagram_drain
     from moodmusic.live.sources.preview_encoder import install_preview_encoder
 
     get_encoder, get_decoder = rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder
+    transport = asyncio.selector_events._SelectorDatagramTransport
+    read_ready = transport._read_ready
 
     def discarding_decoder(codec: Any) -> Any:
         return _Discard() if codec.mimeType.lower().startswith("video/") else get_decoder(codec)
 
     install_preview_encoder()
+    install_datagram_drain()
     rtcrtpreceiver.get_decoder = discarding_decoder
     try:
         yield
     finally:
         rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder = get_encoder, get_decoder
+        transport._read_ready = read_ready  # type: ignore[method-assign]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from moodmusic.live.session import LiveSession
+from moodmusic.live.sources.datagram_drain import install_datagram_drain
 from moodmusic.live.sources.preview_encoder import install_preview_encoder
 from moodmusic.live.sources.webrtc import (
     install_newest_video_relay,
@@ -31,6 +32,7 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
         return False
     install_newest_video_relay()  # under overload, skip stale video frames instead of queueing them
     install_preview_encoder()  # the returned preview without libvpx's costly denoiser
+    install_datagram_drain()  # read all waiting media datagrams per loop turn, so sockets do not overflow
     video_cb, audio_cb = make_callbacks(get_session)
     # Audio is consumed by a sink, not echoed back: with sendback_audio=False and an
     # audio_frame_callback, nothing pulls the processed track and the callback never runs.
