@@ -203,6 +203,52 @@ def test_worker_exits_by_itself_when_audio_stops(experts, speech_frames):
     s.close()
 
 
+def test_posted_audio_is_buffered_by_the_worker_and_gives_the_same_evidence(experts, speech_frames):
+    """post_audio only queues (what the event loop's callback does); the worker's hop buffers it in order."""
+    direct = LiveSession(None, experts.voice, start_worker=False)
+    posted = LiveSession(None, experts.voice, start_worker=False)
+    for hop in range(6):  # 3 s of speech, a voice step every 25 frames (0.5 s) as the worker does
+        for f in speech_frames[hop * 25:(hop + 1) * 25]:
+            direct.on_audio(f, rate=48000, channels=2)
+            posted.post_audio(f, rate=48000, channels=2)
+        if hop == 0:
+            assert posted.snapshot().counters["audio_frames"] == 0  # queued, not yet buffered
+        posted._take_inbox()  # what the worker does first on every hop
+        direct.voice_step()
+        posted.voice_step()
+    a, b = direct.snapshot(), posted.snapshot()
+    assert b.counters["audio_frames"] == a.counters["audio_frames"] == 150
+    assert a.voice is not None and b.voice is not None
+    assert np.allclose(b.voice.probs, a.voice.probs, atol=1e-6) and b.voice_state == a.voice_state
+
+
+def test_posting_starts_the_worker_which_reads_the_queue_every_hop(experts, speech_frames):
+    before = threading.active_count()
+    s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.05))
+    for f in speech_frames[:150]:
+        s.post_audio(f, rate=48000, channels=2)
+    assert s.worker_alive
+    deadline = time.monotonic() + 5
+    while s.snapshot().counters["voice_hops"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    snap = s.snapshot()
+    assert snap.counters["audio_frames"] == 150 and snap.counters["voice_hops"] > 0 and snap.voice is not None
+    s.close()
+    s.post_audio(speech_frames[0], rate=48000, channels=2)  # after close: ignored, no thread comes back
+    assert not s.worker_alive and threading.active_count() == before
+
+
+def test_posted_frames_that_arrive_late_or_overflow_the_queue_are_shed(experts, speech_frames, clock):
+    s = LiveSession(None, experts.voice, config=EngineConfig(max_audio_queued=50), clock=clock, start_worker=False)
+    for i, f in enumerate(speech_frames[:60]):  # the first 10 s late: 0 behind, then 1.5 s behind
+        s.post_audio(f, rate=48000, channels=2, media_time=i * 0.02 - (1.5 if i >= 10 else 0.0))
+        clock.advance(0.02)
+    s._take_inbox()
+    counters = s.snapshot().counters
+    assert counters["audio_frames"] == 60
+    assert counters["audio_stale"] == 10 + 40  # 10 over the queue's bound, 40 more than a second late
+
+
 def test_face_without_a_face_model_reads_as_reading_not_no_face(clock, face_frame):
     s = LiveSession(None, None, clock=clock, start_worker=False)
     feed_video(s, face_frame, clock, 0.5)

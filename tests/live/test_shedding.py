@@ -12,7 +12,9 @@ import asyncio
 
 import av
 import numpy as np
+import pytest
 from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.live.sources.webrtc import NewestVideoRelay
@@ -140,3 +142,53 @@ def test_the_relay_hands_video_consumers_the_newest_frame_and_audio_every_frame(
     got_video, got_audio = asyncio.run(run())
     assert got_audio == [1, 2, 3, 4, 5]  # audio: every frame, in order, none skipped
     assert got_video[-1] > 10 and max(np.diff(got_video)) > 5  # video: skips ahead to the newest frame
+
+
+class _Repeating(MediaStreamTrack):
+    """Answers every call, but with its last result again on all but every `every`-th, as
+    streamlit-webrtc's processed track does while the engine is slower than the camera."""
+
+    kind = "video"
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every, self.calls, self.last = every, 0, None
+
+    async def recv(self):
+        if self.readyState != "live":
+            raise MediaStreamError
+        await asyncio.sleep(0.001)
+        self.calls += 1
+        if self.last is None or self.calls % self.every == 0:
+            self.last = av.VideoFrame(32, 24, "yuv420p")
+            self.last.pts = self.calls
+        return self.last
+
+
+def test_the_relay_never_hands_a_video_consumer_the_same_frame_twice():
+    async def run() -> tuple[list[int], int, int]:
+        relay = NewestVideoRelay()
+        source = _Repeating(every=3)
+        sender = relay.subscribe(source)
+        got = [(await sender.recv()).pts for _ in range(6)]
+        sender.stop()
+        source.stop()
+        return got, sender.repeats, source.calls
+
+    got, repeats, calls = asyncio.run(run())
+    assert got == [1, 3, 6, 9, 12, 15]  # each new picture once, in order
+    assert repeats >= 8 and calls >= 15  # the repeats in between were asked for, and skipped
+
+
+def test_a_fresh_frames_track_ends_when_its_source_ends():
+    async def run() -> None:
+        relay = NewestVideoRelay()
+        source = _Repeating(every=1)
+        sender = relay.subscribe(source)
+        await sender.recv()
+        source.stop()
+        with pytest.raises(MediaStreamError):
+            for _ in range(10):
+                await sender.recv()
+
+    asyncio.run(run())

@@ -149,7 +149,7 @@ def make_callbacks(
         if session is not None and not session.closed:
             try:
                 samples, rate, channels, planar = audio_frame_to_array(frame)
-                session.on_audio(samples, rate=rate, channels=channels, planar=planar, media_time=frame.time)
+                session.post_audio(samples, rate=rate, channels=channels, planar=planar, media_time=frame.time)
             except Exception:
                 session.counters["errors"] = session.counters.get("errors", 0) + 1
                 log.exception("audio callback failed; the stream continues")
@@ -168,10 +168,43 @@ class NewestVideoRelay(MediaRelay):
     and the engine saw frames seconds late. Keeping only the newest video
     frame sheds them at the door instead. Audio frames are small and must
     stay contiguous for the voice window; the engine drops late ones itself.
+
+    A video consumer also never gets the same frame twice in a row. While the
+    engine is slower than the camera, streamlit-webrtc's processed track
+    answers each camera frame with its last result again, and the preview's
+    sender re-encoded and re-sent every repeat: 30 encodes a second per
+    session whatever the engine managed. The sender now waits for the next
+    new picture, so the preview costs what the engine delivers.
     """
 
     def subscribe(self, track: MediaStreamTrack, buffered: bool = True) -> MediaStreamTrack:
-        return super().subscribe(track, buffered=buffered and track.kind != "video")
+        if track.kind != "video":
+            return super().subscribe(track, buffered=buffered)
+        return FreshFrames(super().subscribe(track, buffered=False))
+
+
+class FreshFrames(MediaStreamTrack):
+    """A video track that passes on its source's frames but skips a frame object it just passed on."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self.source = source
+        self._last: object | None = None
+        self.repeats = 0  # frames skipped because the source handed the previous one again
+
+    async def recv(self) -> av.VideoFrame:
+        while True:
+            frame = await self.source.recv()  # raises MediaStreamError when the source ends
+            if frame is not self._last:
+                self._last = frame
+                return frame
+            self.repeats += 1
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()
 
 
 def install_newest_video_relay() -> bool:
