@@ -13,6 +13,7 @@ import streamlit as st
 
 st.set_page_config(page_title="moodmusic", page_icon="🎵", layout="wide")
 
+from moodmusic.live import engine_log, load  # noqa: E402
 from moodmusic.live.session import LiveSession  # noqa: E402
 from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
@@ -40,6 +41,8 @@ session_id = music_panel.session_id()
 if "live" not in state or state.live.closed:
     tracker, state.face_problem = resources.face_tracker()  # damaged face models: voice only, and say why
     state.live = LiveSession(experts.face, experts.voice, tracker=tracker)
+    load.register(state.live)
+engine_log.start(settings.engine_log_seconds)  # off unless MOODMUSIC_ENGINE_LOG_SECONDS is set; once per process
 live: LiveSession = state.live
 for problem in experts.problems + ([state.face_problem] if state.get("face_problem") else []):
     st.warning(problem)
@@ -101,26 +104,33 @@ def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
 # share two cores with the video. The mood reruns 4 times a second (a change
 # shows within a quarter second), evidence and status once a second, the
 # timeline chart every 2 s, and the track list only when the music changes.
-@st.fragment(run_every=0.25)
+# With more than two sessions streaming on this server, every page refreshes
+# more slowly (`pace`, see moodmusic/live/load.py), so the engines keep the time.
+pace = load.refresh_pace(load.streaming())
+
+
+@st.fragment(run_every=0.25 * pace)
 def mood_now() -> None:
+    if load.refresh_pace(load.streaming()) != pace:  # sessions came or went: a full run sets the new rates
+        st.rerun()
     snap = live.snapshot()
     ui.mood_badge(snap.mood, snap.confidence, snap.state)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=1.0 * pace)
 def evidence_now() -> None:
     snap = live.snapshot()
     ui.evidence_bars(snap.face, snap.voice, snap.face_state, snap.voice_state)
     ui.status_line(snap)
 
 
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=2.0 * pace)
 def timeline_now() -> None:
     snap = live.snapshot()
     ui.timeline_chart(snap.timeline, now=snap.updated)
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=1.0 * pace)
 def music_watch() -> None:
     """Store the reading; once a new mood has held for `stable` s, pick music and rerun the page to show it."""
     snap = live.snapshot()

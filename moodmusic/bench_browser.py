@@ -111,6 +111,36 @@ def _stat_cpu_seconds(stat: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+ENGINE_LOG_ENV = {"MOODMUSIC_ENGINE_LOG_SECONDS": "2"}  # the app server logs each engine's rates (live/engine_log)
+
+
+class EngineLog:
+    """The engine-rate lines the app server writes to its log from now on (what the server did, page or not)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def engines(self) -> list[dict[str, float]]:
+        """Each engine's median rates over the lines since this was made, busiest first."""
+        from moodmusic.live.engine_log import parse_line
+
+        try:
+            text = self.path.read_bytes()[self.offset:].decode("utf-8", "replace")
+        except OSError:
+            return []
+        by_engine: dict[str, list[dict]] = {}
+        for line in text.splitlines():
+            r = parse_line(line)
+            if r is not None:
+                by_engine.setdefault(r["engine"], []).append(r)
+        out = []
+        for rows in by_engine.values():
+            keys = ("video_in_fps", "video_fps", "video_late_fps", "audio_fps", "audio_late_fps", "voice_hops_per_s")
+            out.append({k: _median([row[k] for row in rows]) for k in keys} | {"lines": len(rows)})
+        return sorted(out, key=lambda e: -e["video_fps"])
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its threads (0 once it is gone)."""
     return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
@@ -231,7 +261,8 @@ def run_sessions(
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         port = free_port()
-        server = start_app(home, port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        server = start_app(home, port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
+                           drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
         sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
         readings: list[list[dict]] = [[] for _ in range(n)]
         crashed: dict[int, str] = {}  # a script error in a page: it goes blank and stops
@@ -281,6 +312,7 @@ def run_sessions(
                 me = os.getpid()
                 browser_cpu = _CpuMeter(lambda: _tree(me) - _tree(server.pid) - {me})
                 rss0 = _rss_mb(server.pid)
+                engine_log = EngineLog(home / "server.log")
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < seconds:
                     tick = time.monotonic()
@@ -296,6 +328,7 @@ def run_sessions(
                 server_cores, browser_cores = server_cpu.cores(), browser_cpu.cores()
                 by_thread = server_threads.cores_by_name()
                 rss1 = _rss_mb(server.pid)
+                engines = engine_log.engines()
                 browser.close()
         finally:
             server.terminate()
@@ -304,7 +337,8 @@ def run_sessions(
         summarise_session(s, rs)
         if s["error"] is not None and s["session"] - 1 in crashed:
             s["error"] += f" (the page crashed: {crashed[s['session'] - 1]})"
-    return run_summary(sessions, seconds, server_cores, by_thread, (rss0, rss1), browser_cpu_cores=round(browser_cores, 2))
+    return run_summary(sessions, seconds, server_cores, by_thread, (rss0, rss1), engines,
+                       browser_cpu_cores=round(browser_cores, 2))
 
 
 def summarise_session(session: dict, readings: list[dict[str, float]]) -> None:
@@ -319,9 +353,14 @@ def summarise_session(session: dict, readings: list[dict[str, float]]) -> None:
 
 def run_summary(
     sessions: list[dict], seconds: float, server_cores: float, by_thread: dict[str, float],
-    rss_mb: tuple[float, float], **load: float,
+    rss_mb: tuple[float, float], engines: list[dict[str, float]], **load: float,
 ) -> dict:
-    """One run's figures, as `bench --live --sessions` reports them; `load`: what the load generator used."""
+    """One run's figures, as `bench --live --sessions` reports them; `load`: what the load generator used.
+
+    `per_session` is what each page showed (its status line); `engines` is
+    what the server's engines did in the same window, from its log. They
+    differ when the server is too busy to get the pages their updates.
+    """
     n = len(sessions)
     return {
         "sessions": n,
@@ -335,6 +374,7 @@ def run_summary(
         "server_rss_mb": [round(rss_mb[0]), round(rss_mb[1])],
         "seconds": seconds,
         "per_session": sessions,
+        "engines": engines,
     }
 
 
@@ -409,6 +449,17 @@ def sessions_table(result: dict) -> str:
                 + (s["error"] or ("ok" if s["video_fps"] > 0 and s["audio_fps"] > 0 else "ran, but no video processed"
                                   if s["video_fps"] == 0 else "ran, but no audio"))
             )
+    lines.append("")
+    lines.append("the same windows as the server's engines saw them (its log), busiest first:")
+    lines.append(f"{'N':>2} {'video in/s':>11} {'read/s':>7} {'late/s':>7} {'audio/s':>8} {'voice hops/s':>13}")
+    for r in runs:
+        for e in r.get("engines", []):
+            lines.append(
+                f"{r['sessions']:>2} {e['video_in_fps']:>11.1f} {e['video_fps']:>7.1f} {e['video_late_fps']:>7.1f} "
+                f"{e['audio_fps']:>8.1f} {e['voice_hops_per_s']:>13.1f}"
+            )
+        if not r.get("engines"):
+            lines.append(f"{r['sessions']:>2} (no engine lines in the server's log)")
     lines.append("")
     lines.append(
         f"{'N':>2} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "

@@ -40,7 +40,9 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench_browser import (
+    ENGINE_LOG_ENV,
     MOOD_TEXT,
+    EngineLog,
     _CpuMeter,
     _rss_mb,
     _ThreadCpuMeter,
@@ -297,7 +299,8 @@ class Visitor:
             self.statuses.append(reading)
 
 
-async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeout: float, settle: float) -> dict:
+async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeout: float, settle: float,
+                 server_log: Path) -> dict:
     """Start `n` visitors together, wait for their moods, then measure `seconds` of streaming."""
     visitors = [Visitor(url) for _ in range(n)]
     stop = asyncio.Event()
@@ -309,6 +312,7 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
     server, threads = _CpuMeter(lambda: _tree(server_pid)), _ThreadCpuMeter(server_pid)
     me = _CpuMeter(lambda: {os.getpid()})
     rss0 = _rss_mb(server_pid)
+    engine_log = EngineLog(server_log)
     sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
@@ -319,7 +323,8 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
     for v, before in zip(visitors, sent0):
         v.sent_fps = round(((v.camera.sent if v.camera is not None else 0) - before) / elapsed, 1)
     measured = {"server_cores": server.cores(), "by_thread": threads.cores_by_name(),
-                "rss_mb": (rss0, _rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors}
+                "rss_mb": (rss0, _rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors,
+                "engines": engine_log.engines()}
     stop.set()
     await asyncio.wait(tasks, timeout=15)
     return measured
@@ -332,11 +337,12 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_app(Path(tmp), port, extra_env=env, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        server = start_app(Path(tmp), port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
+                           drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
         try:
             with _light_media():
                 m = asyncio.run(_drive(f"ws://127.0.0.1:{port}/_stcore/stream", server.pid, n, seconds,
-                                       start_timeout, settle))
+                                       start_timeout, settle, Path(tmp) / "server.log"))
         finally:
             server.terminate()
             server.wait(10)
@@ -349,5 +355,5 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
         summarise_session(s, v.statuses)
         s["sent_fps"] = v.sent_fps
         sessions.append(s)
-    return run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], client="aiortc",
+    return run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], m["engines"], client="aiortc",
                        client_cpu_cores=round(m["client_cores"], 2), browser_cpu_cores=0.0)

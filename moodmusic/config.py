@@ -44,6 +44,13 @@ def _capture_fps() -> float:
     return fps
 
 
+def _engine_log_seconds() -> float:
+    every = _float("MOODMUSIC_ENGINE_LOG_SECONDS", 0.0)
+    if every < 0:
+        raise ValueError(f"MOODMUSIC_ENGINE_LOG_SECONDS must be 0 (off) or a number of seconds, got {every:g}")
+    return every
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the app can be configured with; see `.env.example` for each name."""
@@ -58,6 +65,7 @@ class Settings:
     spotify_timeout_s: float = 4.0
     stable_seconds: float = 4.0
     capture_fps: float = 30.0  # what the live page asks the browser's camera for
+    engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
     log_level: str = "INFO"
 
     @property
@@ -93,5 +101,6 @@ def load_settings() -> Settings:
         spotify_timeout_s=_float("SPOTIFY_TIMEOUT_S", 4.0),
         stable_seconds=_float("MOODMUSIC_STABLE_SECONDS", 4.0),
         capture_fps=_capture_fps(),
+        engine_log_seconds=_engine_log_seconds(),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",
     )

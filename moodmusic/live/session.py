@@ -298,7 +298,10 @@ class LiveSession:
         self, samples: np.ndarray, rate: int, channels: int, planar: bool = False, media_time: float | None = None
     ) -> None:
         """Buffer an audio frame; never blocks on feature extraction. Frames that come too late are dropped."""
-        self._buffer_audio(self.clock(), samples, rate, channels, planar, media_time)
+        now = self.clock()
+        with self._lock:
+            self._count_audio_locked(now)
+        self._buffer_audio(now, samples, rate, channels, planar, media_time)
 
     def post_audio(
         self, samples: np.ndarray, rate: int, channels: int, planar: bool = False, media_time: float | None = None
@@ -307,22 +310,23 @@ class LiveSession:
 
         streamlit-webrtc calls audio callbacks on the one event loop that also
         carries every session's RTP and Streamlit's page messages. Buffering
-        there (resampling, the ring, locks) cost that loop about 9 ms per
-        callback with four sessions, a fifth of its time. Here the loop only
-        appends to a queue; the worker takes the queue every hop, just before
-        it reads the window, so voice evidence is as fresh as before. The
-        arrival time is taken now, so frames that waited are still seen as late.
+        there (resampling, the ring) cost that loop about 9 ms per callback
+        with four sessions, a fifth of its time. Here the loop only counts the
+        frame and appends it to a queue; the worker takes the queue every hop,
+        just before it reads the window, so voice evidence is as fresh as
+        before. The arrival time is taken now, so frames that waited are still
+        seen as late.
         """
         if self._stop.is_set():
             return
-        if len(self._inbox) >= self.config.max_audio_queued:  # the worker is far behind: these would be stale
-            with self._lock:
-                self.counters["audio_frames"] += 1
+        now = self.clock()
+        with self._lock:
+            self._count_audio_locked(now)  # on arrival, so the page's audio rate is not a hop behind
+            if len(self._inbox) >= self.config.max_audio_queued:  # the worker is far behind: it would be stale
                 self.counters["audio_stale"] += 1
-            return
-        self._inbox.append((self.clock(), samples, rate, channels, planar, media_time))
-        if self._auto_worker and not (self._worker and self._worker.is_alive()):
-            with self._lock:
+                return
+            self._inbox.append((now, samples, rate, channels, planar, media_time))
+            if self._auto_worker:
                 self._start_worker_locked()
 
     def _take_inbox(self) -> None:
@@ -334,23 +338,22 @@ class LiveSession:
                 return
             self._buffer_audio(arrived, samples, rate, channels, planar, media_time)
 
+    def _count_audio_locked(self, now: float) -> None:
+        self.counters["audio_frames"] += 1
+        self._audio_in.tick(now)
+
     def _buffer_audio(
         self, now: float, samples: np.ndarray, rate: int, channels: int, planar: bool, media_time: float | None
     ) -> None:
+        """Into the ring, unless it arrived too late; `now`: when it arrived (already counted)."""
         with self._lock:
-            stale = self._audio_behind.update(now, media_time) > self.config.max_audio_behind
-            if stale:
-                self.counters["audio_frames"] += 1
+            if self._audio_behind.update(now, media_time) > self.config.max_audio_behind:
                 self.counters["audio_stale"] += 1
-                self._audio_in.tick(now)
-        if stale:
-            return
+                return
         try:
             self._audio.push(samples, rate=rate, channels=channels, planar=planar)
             with self._lock:
-                self.counters["audio_frames"] += 1
                 self._last_audio_in = now
-                self._audio_in.tick(now)
                 if self._auto_worker:
                     self._start_worker_locked()
         except Exception:
@@ -518,6 +521,14 @@ class LiveSession:
         worker = self._worker
         if worker is not None and worker.is_alive() and worker is not threading.current_thread():
             worker.join(timeout=2.0)
+
+    def receiving(self, within: float) -> bool:
+        """Whether video or audio reached this session in the last `within` seconds (see live/load.py)."""
+        now = self.clock()
+        with self._lock:
+            times = [t for t in (self._last_video_in, self._last_audio_in) if t is not None]
+            queued = bool(self._inbox)
+        return queued or any(now - t < within for t in times)
 
     @property
     def worker_alive(self) -> bool:
