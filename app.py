@@ -104,15 +104,15 @@ def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
 # share two cores with the video. The mood reruns 4 times a second (a change
 # shows within a quarter second), evidence and status once a second, the
 # timeline chart every 2 s, and the track list only when the music changes.
-# With more than two sessions streaming on this server, every page refreshes
-# more slowly (`pace`, see moodmusic/live/load.py), so the engines keep the time.
-pace = load.refresh_pace(load.streaming())
+# With more than two pages open on this server, each refreshes more slowly
+# (`pace`, see moodmusic/live/load.py), so the engines keep the time. It is set
+# at full runs (opening the page, START, STOP, new music, any control), not
+# mid-stream: a full run on a loaded server costs more than it saves.
+pace = load.refresh_pace(len(load.sessions()))
 
 
 @st.fragment(run_every=0.25 * pace)
 def mood_now() -> None:
-    if load.refresh_pace(load.streaming()) != pace:  # sessions came or went: a full run sets the new rates
-        st.rerun()
     snap = live.snapshot()
     ui.mood_badge(snap.mood, snap.confidence, snap.state)
 

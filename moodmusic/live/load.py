@@ -1,4 +1,4 @@
-"""How busy this server process is: the live sessions it runs, and how often their pages should refresh.
+"""How busy this server process is: the live pages it serves, and how often they should refresh.
 
 Every session of a server shares one Python process: one event loop carries
 all their media and Streamlit's page messages, and one GIL runs their
@@ -8,8 +8,10 @@ costs every other session loop turns, and its script run costs GIL time the
 engines need. Measured with four headless visitors on two cores
 (`bench --live --sessions 4 --client aiortc`, 2026-11-29): with the pages at
 their normal rates the engines read 3-5 frames a second each; with the
-refresh intervals tripled, 8-9. So a page refreshes at full speed while it
-has at most one neighbour, and more slowly with each session beyond.
+refresh intervals tripled, 8-9. So a page refreshes at full speed while the
+server has at most one other open page, and more slowly with each page
+beyond. An open page counts whether or not it streams: its parts refresh
+all the same.
 
 >>> [refresh_pace(n) for n in (0, 1, 2, 3, 4, 12)]
 [1.0, 1.0, 1.0, 2.0, 3.0, 4.0]
@@ -21,16 +23,13 @@ import threading
 import weakref
 from typing import Protocol
 
-FULL_SPEED_SESSIONS = 2  # up to this many streaming sessions, pages refresh at their normal rates
+FULL_SPEED_SESSIONS = 2  # up to this many open pages, pages refresh at their normal rates
 MAX_PACE = 4.0  # the slowest: a mood badge every second instead of every quarter second
-STREAMING_WITHIN = 5.0  # a session counts as streaming while media reached it this recently (seconds)
 
 
 class _Session(Protocol):
     @property
     def closed(self) -> bool: ...
-
-    def receiving(self, within: float) -> bool: ...
 
 
 _sessions: weakref.WeakSet = weakref.WeakSet()
@@ -49,11 +48,6 @@ def sessions() -> list:
         return [s for s in _sessions if not s.closed]
 
 
-def streaming(within: float = STREAMING_WITHIN) -> int:
-    """How many registered sessions have received media in the last `within` seconds."""
-    return sum(1 for s in sessions() if s.receiving(within))
-
-
-def refresh_pace(streaming_sessions: int) -> float:
-    """The factor for the page's refresh intervals: 1 up to `FULL_SPEED_SESSIONS`, +1 per session beyond."""
-    return float(min(MAX_PACE, max(1, streaming_sessions - FULL_SPEED_SESSIONS + 1)))
+def refresh_pace(open_sessions: int) -> float:
+    """The factor for a page's refresh intervals: 1 up to `FULL_SPEED_SESSIONS` open pages, +1 per page beyond."""
+    return float(min(MAX_PACE, max(1, open_sessions - FULL_SPEED_SESSIONS + 1)))

@@ -522,14 +522,6 @@ class LiveSession:
         if worker is not None and worker.is_alive() and worker is not threading.current_thread():
             worker.join(timeout=2.0)
 
-    def receiving(self, within: float) -> bool:
-        """Whether video or audio reached this session in the last `within` seconds (see live/load.py)."""
-        now = self.clock()
-        with self._lock:
-            times = [t for t in (self._last_video_in, self._last_audio_in) if t is not None]
-            queued = bool(self._inbox)
-        return queued or any(now - t < within for t in times)
-
     @property
     def worker_alive(self) -> bool:
         return bool(self._worker and self._worker.is_alive())

@@ -52,7 +52,7 @@ def test_a_watched_session_is_logged_and_the_bench_reads_it(speech_frames, tmp_p
     handler.flush()
     engines = reader.engines()
     assert len(engines) >= 1
-    ours = max(engines, key=lambda e: e["lines"])
+    ours = max(engines, key=lambda e: e["audio_fps"])  # other tests' open sessions are logged too, at 0/s
     assert ours["lines"] >= 3 and ours["audio_fps"] == pytest.approx(50, abs=8) and ours["video_fps"] == 0.0
     lines_now = len(log_file.read_text().splitlines())
     time.sleep(0.5)
