@@ -429,6 +429,16 @@ def measure_sessions(
     return out
 
 
+def _session_status(s: dict, aiortc: bool) -> str:
+    if s["error"]:
+        return s["error"]
+    if aiortc and s.get("status_updates_per_s", 1.0) == 0:
+        return "the page got no status updates (see the engines below)"
+    if s["video_fps"] == 0:
+        return "ran, but no video processed"
+    return "ok" if s["audio_fps"] > 0 else "ran, but no audio"
+
+
 def sessions_table(result: dict) -> str:
     """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
     runs = result["live_sessions"]
@@ -438,16 +448,17 @@ def sessions_table(result: dict) -> str:
          if aiortc else "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine")
         + (f"; cameras at most {result['live_capture_fps']:g} fps" if result.get("live_capture_fps") else ""),
         f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
-        f"{'latency ms':>11} {'max':>5}  status",
+        f"{'latency ms':>11} {'max':>5}" + (f" {'page updates/s':>18}" if aiortc else "") + "  status",
     ]
     for r in runs:
         for s in r["per_session"]:
             first = f"{s['first_mood_s']:.1f} s" if s["first_mood_s"] is not None else "-"
             lines.append(
                 f"{r['sessions']:>2} {s['session']:>2} {first:>10} {s['video_fps']:>10.0f} {s['video_in_fps']:>6.0f} "
-                f"{s['audio_fps']:>8.0f} {s['latency_ms']:>11.0f} {s['latency_max_ms']:>5.0f}  "
-                + (s["error"] or ("ok" if s["video_fps"] > 0 and s["audio_fps"] > 0 else "ran, but no video processed"
-                                  if s["video_fps"] == 0 else "ran, but no audio"))
+                f"{s['audio_fps']:>8.0f} {s['latency_ms']:>11.0f} {s['latency_max_ms']:>5.0f}"
+                + (f" {s.get('mood_updates_per_s', 0.0):>6.1f} mood {s.get('status_updates_per_s', 0.0):>3.1f} st"
+                   if aiortc else "")
+                + "  " + _session_status(s, aiortc)
             )
     lines.append("")
     lines.append("the same windows as the server's engines saw them (its log), busiest first:")

@@ -181,6 +181,10 @@ class Visitor:
     page_script_hash: str = ""  # the page's own (`navigation`): another hash reads as leaving the page
     camera: Any = None  # the visitor's camera track: `sent` counts the frames it gave the encoder
     sent_fps: float = 0.0  # over the measured window: whether this load generator kept up
+    mood_updates: int = 0  # `Mood:` badges received from the server (each fragment run that reached us)
+    status_updates: int = 0  # status lines received
+    mood_updates_per_s: float = 0.0  # over the measured window: how often the page really changed
+    status_updates_per_s: float = 0.0
     _timers: dict[str, asyncio.Task] = field(default_factory=dict)
     _ws: Any = None
 
@@ -287,10 +291,13 @@ class Visitor:
         body = getattr(getattr(element, kind, None), "body", None) if kind else None
         if not isinstance(body, str):
             return
-        if self.mood_at is None and self.started is not None and MOOD_TEXT.search(body):
-            self.mood_at = time.monotonic()
+        if MOOD_TEXT.search(body):
+            self.mood_updates += 1
+            if self.mood_at is None and self.started is not None:
+                self.mood_at = time.monotonic()
         if STATUS_TEXT.search(body):
             self.status_text = body
+            self.status_updates += 1
 
     def read_status(self) -> None:
         """Take the status line the page shows now as one reading (the browser bench reads it once a second)."""
@@ -314,14 +321,17 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
     rss0 = _rss_mb(server_pid)
     engine_log = EngineLog(server_log)
     sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
+    updates0 = [(v.mood_updates, v.status_updates) for v in visitors]
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:
         await asyncio.sleep(1.0)
         for v in visitors:
             v.read_status()
     elapsed = time.monotonic() - t0
-    for v, before in zip(visitors, sent0):
+    for v, before, (moods, statuses) in zip(visitors, sent0, updates0):
         v.sent_fps = round(((v.camera.sent if v.camera is not None else 0) - before) / elapsed, 1)
+        v.mood_updates_per_s = round((v.mood_updates - moods) / elapsed, 2)
+        v.status_updates_per_s = round((v.status_updates - statuses) / elapsed, 2)
     measured = {"server_cores": server.cores(), "by_thread": threads.cores_by_name(),
                 "rss_mb": (rss0, _rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors,
                 "engines": engine_log.engines()}
@@ -354,6 +364,7 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
             s["error"] = f"no mood within {start_timeout:.0f} s"
         summarise_session(s, v.statuses)
         s["sent_fps"] = v.sent_fps
+        s["mood_updates_per_s"], s["status_updates_per_s"] = v.mood_updates_per_s, v.status_updates_per_s
         sessions.append(s)
     return run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], m["engines"], client="aiortc",
                        client_cpu_cores=round(m["client_cores"], 2), browser_cpu_cores=0.0)

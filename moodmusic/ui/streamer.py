@@ -19,6 +19,7 @@ from moodmusic.live.sources.webrtc import (
     media_constraints,
     rtc_configuration,
 )
+from moodmusic.ui.batched_flush import install_batched_flush
 
 
 def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0) -> bool:
@@ -33,6 +34,7 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
     install_newest_video_relay()  # under overload, skip stale video frames instead of queueing them
     install_preview_encoder()  # the returned preview without libvpx's costly denoiser
     install_datagram_drain()  # read all waiting media datagrams per loop turn, so sockets do not overflow
+    install_batched_flush()  # page messages leave in batches, not one per loop turn of a loop busy with media
     video_cb, audio_cb = make_callbacks(get_session)
     # Audio is consumed by a sink, not echoed back: with sendback_audio=False and an
     # audio_frame_callback, nothing pulls the processed track and the callback never runs.

@@ -28,6 +28,7 @@ def test_a_headless_visitor_gets_a_mood_and_the_server_processes_its_media():
     assert session["video_fps"] >= 5 and session["video_in_fps"] >= session["video_fps"], result
     assert session["audio_fps"] >= 30, result  # 50 frames/s are sent
     assert session["sent_fps"] >= 20, result  # the visitor kept sending its camera
+    assert session["mood_updates_per_s"] >= 1 and session["status_updates_per_s"] >= 0.5, result  # the page kept changing
     assert result["server_cpu_video_cores"] > 0 and result["client_cpu_cores"] > 0, result
     (engine,) = result["engines"]  # the same session as the server's log saw it
     assert engine["lines"] >= 1 and engine["video_fps"] >= 5 and engine["audio_fps"] >= 30, result
