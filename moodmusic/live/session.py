@@ -209,7 +209,8 @@ class LiveSession:
         self._faces: list[Face] = []
         self._last_video_in: float | None = None
         self._last_video_fresh: float | None = None  # last frame that was not shed as stale
-        self._last_audio_in: float | None = None
+        self._last_audio_in: float | None = None  # the last audio frame buffered (not shed as late)
+        self._last_audio_arrival: float | None = None  # the last audio frame that arrived, late or not
         self._last_face_seen: float | None = None
         self._voice_active = False
         self._audio_db = -120.0
@@ -341,6 +342,7 @@ class LiveSession:
     def _count_audio_locked(self, now: float) -> None:
         self.counters["audio_frames"] += 1
         self._audio_in.tick(now)
+        self._last_audio_arrival = now
 
     def _buffer_audio(
         self, now: float, samples: np.ndarray, rate: int, channels: int, planar: bool, media_time: float | None
@@ -412,7 +414,7 @@ class LiveSession:
         while not self._stop.wait(self.config.hop_seconds):
             self._take_inbox()
             with self._lock:
-                last = self._last_audio_in
+                last = self._last_audio_arrival  # late audio keeps the worker too: no thread per posted frame
             if last is None or self.clock() - last > self.config.idle_timeout:
                 return
             try:

@@ -270,3 +270,19 @@ def test_video_budget_keeps_load_over_cost_frames_per_second(experts, clock, fac
         clock.advance(max(0.0, 1 / fps - (clock() - before)))  # the next frame arrives on schedule
     processed = s.snapshot().counters["video_processed"]
     assert 0.9 * 25 * seconds <= processed <= 25 * seconds + 3  # the budget's rate, and never more
+
+
+def test_rejected_posted_audio_keeps_one_worker_rather_than_starting_one_per_hop(experts):
+    """Frames the ring rejects still arrived: the worker stays, instead of exiting and being restarted each hop."""
+    s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.02))
+    workers = set()
+    for _ in range(40):
+        s.post_audio(np.zeros((1, 7), np.int16), rate=48000, channels=2)  # odd samples for stereo: rejected
+        workers.add(id(s._worker))
+        time.sleep(0.01)
+    deadline = time.monotonic() + 5
+    while s.snapshot().counters["audio_errors"] < 40 and time.monotonic() < deadline:  # the worker takes the rest
+        time.sleep(0.02)
+    counters = s.snapshot().counters
+    s.close()
+    assert counters["audio_errors"] == 40 and len(workers) == 1
