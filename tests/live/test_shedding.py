@@ -181,14 +181,18 @@ def test_the_relay_never_hands_a_video_consumer_the_same_frame_twice():
 
 
 def test_a_fresh_frames_track_ends_when_its_source_ends():
-    async def run() -> None:
+    async def run() -> list[str]:
         relay = NewestVideoRelay()
         source = _Repeating(every=1)
         sender = relay.subscribe(source)
+        heard: list[str] = []
+        sender.on("ended", lambda: heard.append("ended"))  # what streamlit-webrtc's processing track listens for
         await sender.recv()
         source.stop()
         with pytest.raises(MediaStreamError):
             for _ in range(10):
                 await sender.recv()
+        assert sender.readyState == "ended"
+        return heard
 
-    asyncio.run(run())
+    assert asyncio.run(run()) == ["ended"]

@@ -184,7 +184,11 @@ class NewestVideoRelay(MediaRelay):
 
 
 class FreshFrames(MediaStreamTrack):
-    """A video track that passes on its source's frames but skips a frame object it just passed on."""
+    """A video track that passes on its source's frames but skips a frame object it just passed on.
+
+    It ends when its source ends: streamlit-webrtc's processing track stops its
+    worker thread on its input's "ended" event, so that event must come through.
+    """
 
     kind = "video"
 
@@ -193,6 +197,7 @@ class FreshFrames(MediaStreamTrack):
         self.source = source
         self._last: object | None = None
         self.repeats = 0  # frames skipped because the source handed the previous one again
+        source.on("ended", self.stop)
 
     async def recv(self) -> av.VideoFrame:
         while True:
