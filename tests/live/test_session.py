@@ -11,6 +11,7 @@ import pytest
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.moods import MOODS
 from moodmusic.pipeline import load_experts
+from tests.live.conftest import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -174,18 +175,19 @@ def test_camera_only_and_microphone_only_sessions(experts, clock, face_frame, sp
     assert mic.snapshot().mood is not None
 
 
-def test_worker_starts_with_audio_and_stops_on_close(experts, speech_frames):
+@pytest.mark.parametrize("feed", ["on_audio", "post_audio"])  # buffered at once, or queued for the worker
+def test_worker_starts_with_audio_reads_every_hop_and_stops_on_close(experts, speech_frames, feed):
     before = threading.active_count()
     s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.05))
     assert not s.worker_alive
     for f in speech_frames[:150]:
-        s.on_audio(f, rate=48000, channels=2)
+        getattr(s, feed)(f, rate=48000, channels=2)
     assert s.worker_alive
-    deadline = time.monotonic() + 5
-    while s.snapshot().counters["voice_hops"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert s.snapshot().counters["voice_hops"] > 0
+    assert wait_for(lambda: s.snapshot().counters["voice_hops"] > 0, 5)
+    snap = s.snapshot()
+    assert snap.counters["audio_frames"] == 150 and snap.voice is not None
     s.close()
+    getattr(s, feed)(speech_frames[0], rate=48000, channels=2)  # after close: no thread comes back
     assert not s.worker_alive and threading.active_count() == before
 
 
@@ -220,22 +222,6 @@ def test_posted_audio_is_buffered_by_the_worker_and_gives_the_same_evidence(expe
     assert b.counters["audio_frames"] == a.counters["audio_frames"] == 150
     assert a.voice is not None and b.voice is not None
     assert np.allclose(b.voice.probs, a.voice.probs, atol=1e-6) and b.voice_state == a.voice_state
-
-
-def test_posting_starts_the_worker_which_reads_the_queue_every_hop(experts, speech_frames):
-    before = threading.active_count()
-    s = LiveSession(None, experts.voice, config=EngineConfig(hop_seconds=0.05))
-    for f in speech_frames[:150]:
-        s.post_audio(f, rate=48000, channels=2)
-    assert s.worker_alive
-    deadline = time.monotonic() + 5
-    while s.snapshot().counters["voice_hops"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    snap = s.snapshot()
-    assert snap.counters["audio_frames"] == 150 and snap.counters["voice_hops"] > 0 and snap.voice is not None
-    s.close()
-    s.post_audio(speech_frames[0], rate=48000, channels=2)  # after close: ignored, no thread comes back
-    assert not s.worker_alive and threading.active_count() == before
 
 
 def test_posted_frames_that_arrive_late_or_overflow_the_queue_are_shed(experts, speech_frames, clock):
@@ -280,9 +266,7 @@ def test_rejected_posted_audio_keeps_one_worker_rather_than_starting_one_per_hop
         s.post_audio(np.zeros((1, 7), np.int16), rate=48000, channels=2)  # odd samples for stereo: rejected
         workers.add(id(s._worker))
         time.sleep(0.01)
-    deadline = time.monotonic() + 5
-    while s.snapshot().counters["audio_errors"] < 40 and time.monotonic() < deadline:  # the worker takes the rest
-        time.sleep(0.02)
+    wait_for(lambda: s.snapshot().counters["audio_errors"] >= 40, 5)  # the worker takes the rest
     counters = s.snapshot().counters
     s.close()
     assert counters["audio_errors"] == 40 and len(workers) == 1
