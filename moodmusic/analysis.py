@@ -16,6 +16,7 @@ import numpy as np
 
 from moodmusic import media
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
+from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
@@ -144,8 +145,11 @@ class Analyzer:
         voiced = [i for i, a in enumerate(activity) if a >= MIN_VOICED]
         if not voiced or self.experts.voice is None:
             return [], [], [], bool(voiced)
-        feats = clip_features(signal)
-        probs = np.asarray(self.experts.voice(feats[voiced]))
+        feats = clip_features(signal)[voiced]
+        prior = prior_from_meta(getattr(self.experts, "voice_norm", None))
+        if prior is not None:  # a file is one speaker heard briefly, often in one mood: the prior alone
+            feats = SpeakerAdapter(prior).normalise(feats, learn=False)
+        probs = np.asarray(self.experts.voice(feats))
         times = [(bounds[i][0] + bounds[i][1]) / 2 / SAMPLE_RATE for i in voiced]
         quality = [min(1.0, activity[i] / 0.6) for i in voiced]
         return times, list(probs), quality, True

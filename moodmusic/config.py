@@ -44,6 +44,17 @@ def _capture_fps() -> float:
     return fps
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name).lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
+
+
 def _engine_log_seconds() -> float:
     every = _float("MOODMUSIC_ENGINE_LOG_SECONDS", 0.0)
     if every < 0:
@@ -66,6 +77,7 @@ class Settings:
     stable_seconds: float = 4.0
     capture_fps: float = 30.0  # what the live page asks the browser's camera for
     engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
+    voice_adaptation: bool = True  # live sessions measure voice features against the speaker (audio/speaker.py)
     log_level: str = "INFO"
 
     @property
@@ -102,5 +114,6 @@ def load_settings() -> Settings:
         stable_seconds=_float("MOODMUSIC_STABLE_SECONDS", 4.0),
         capture_fps=_capture_fps(),
         engine_log_seconds=_engine_log_seconds(),
+        voice_adaptation=_bool("MOODMUSIC_VOICE_ADAPTATION", True),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",
     )

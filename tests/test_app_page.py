@@ -115,3 +115,26 @@ def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert "MOODMUSIC_CAPTURE_FPS must be between 1 and 60" in at.error[0].value
+
+
+@pytest.mark.parametrize("setting, learns", [(None, True), ("0", False)])
+def test_the_live_session_reads_voice_against_the_speaker_as_configured(monkeypatch, tmp_path, setting, learns):
+    """The committed voice models were trained on speaker-adapted features: every session gets their prior."""
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    if setting is not None:
+        monkeypatch.setenv("MOODMUSIC_VOICE_ADAPTATION", setting)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0: False)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    live = at.session_state.live
+    assert live._speaker is not None and live._speaker.prior.weight == 128 and live._learn_speaker is learns
+
+
+def test_a_wrong_voice_adaptation_setting_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setenv("MOODMUSIC_VOICE_ADAPTATION", "maybe")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "MOODMUSIC_VOICE_ADAPTATION must be 1 or 0" in at.error[0].value

@@ -17,6 +17,7 @@ from moodmusic.audio.features import (
 from moodmusic.audio.pcm import to_mono_float
 from moodmusic.audio.resample import StreamResampler
 from moodmusic.audio.ring import RingBuffer
+from moodmusic.audio.speaker import SpeakerAdapter, SpeakerPrior
 from moodmusic.audio.stream import AudioStream
 from moodmusic.audio.vad import VoiceActivity
 
@@ -28,6 +29,8 @@ __all__ = [
     "WINDOW_SECONDS",
     "AudioStream",
     "RingBuffer",
+    "SpeakerAdapter",
+    "SpeakerPrior",
     "StreamResampler",
     "VoiceActivity",
     "clip_features",

@@ -137,10 +137,14 @@ def run(args: argparse.Namespace) -> int:
     experts = load_experts()
     crop = tracker.process(frame)[0].crop[None]
     feats = voice_features(window)[None]
+    from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
+
+    prior = prior_from_meta(experts.voice_norm)
+    speaker = SpeakerAdapter(prior) if prior is not None else None
     if experts.face is not None and experts.voice is not None:
         def model_step() -> None:
             fp = experts.face(crop)[0]
-            vp = experts.voice(feats)[0]
+            vp = experts.voice(speaker.normalise(feats) if speaker is not None else feats)[0]
             fuse(Opinion(fp), Opinion(vp))
 
         out["model_ms_p50"], out["model_ms_p95"] = _stats(_timed(model_step, n))

@@ -191,14 +191,25 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
+def _meta(checkpoint: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["meta"]
+
+
 def _au(args: argparse.Namespace) -> dict[str, Any]:
     from moodmusic.training.distributed import distributed
     from moodmusic.training.fusion import au_comparison
-    from moodmusic.training.voice import list_clips, split_windows
+    from moodmusic.training.voice import adapt_splits, list_clips, speaker_prior_of, split_windows
 
     print("fusion: AU + voice comparison on RAVDESS actors 21-24 ...", flush=True)
+    from moodmusic.config import MODELS_DIR
+
+    voice_ckpt = (args.models or MODELS_DIR) / "voice_expert.pt"
+    prior = speaker_prior_of(_meta(voice_ckpt)) if voice_ckpt.is_file() else None  # as `train fusion --au`
     with distributed() as dist_info:
         windows = split_windows(list_clips(args.data), args.cache, copies=1, seed=0, n_jobs=args.jobs)
+        windows = adapt_splits(windows, prior)
         cfg = _config()
         cfg.epochs, cfg.patience = 25, 6  # as `train fusion --au --epochs 25 --patience 6`
         res = au_comparison(args.data, windows, cfg, dist_info, seeds=tuple(range(args.seeds)))
@@ -222,7 +233,7 @@ def _with_finding(res: dict[str, Any]) -> dict[str, Any]:
 def _deployed(args: argparse.Namespace, face_ckpt: Path, fusion_ckpt: Path) -> dict[str, Any]:
     from moodmusic.recognition.avfusion import AVFusionModel
     from moodmusic.training.fusion import evaluate_deployed, face_embeddings
-    from moodmusic.training.voice import featurize, list_clips, split_of
+    from moodmusic.training.voice import adapt, featurize, list_clips, speaker_prior_of, split_of
 
     print("fusion: deployed AVFusion ...", flush=True)
     model = AVFusionModel.load(fusion_ckpt)
@@ -231,6 +242,7 @@ def _deployed(args: argparse.Namespace, face_ckpt: Path, fusion_ckpt: Path) -> d
         return {"meta": meta, "problem": "the face expert changed since the fusion model was trained; retrain it"}
     face = face_embeddings(face_ckpt, args.data, args.cache)
     clips = [c for c in list_clips(args.data) if split_of(c.actor) == "test"]
-    windows = {"test": featurize(clips, args.cache, n_jobs=args.jobs, progress=False)}
+    test = featurize(clips, args.cache, n_jobs=args.jobs, progress=False)
+    windows = {"test": adapt(test, speaker_prior_of(model.meta))}  # heard as a live session hears them
     figures = evaluate_deployed(model, face, windows)
     return {"meta": meta, "figures": figures, "sha1": _sha1(fusion_ckpt)}

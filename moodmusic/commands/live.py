@@ -165,7 +165,10 @@ def run(args: argparse.Namespace) -> int:
         from moodmusic.audio import warm_up
 
         warm_up()  # librosa's first call compiles; do it before the clock starts
-    session = LiveSession(experts.face if use_video else None, experts.voice if use_audio else None)
+    from moodmusic.audio.speaker import prior_from_meta
+
+    session = LiveSession(experts.face if use_video else None, experts.voice if use_audio else None,
+                          speaker=prior_from_meta(experts.voice_norm), learn_speaker=settings.voice_adaptation)
 
     latest: dict = {}
     on_frame = (lambda frame: latest.__setitem__("frame", frame)) if args.window else None

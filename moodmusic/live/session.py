@@ -10,7 +10,8 @@ behind (an overloaded server), stale frames are shed instead of read, so what
 the page shows is never seconds old. Audio goes into a ring buffer, at once
 (`on_audio`) or, for callbacks on a shared event loop, through a queue the
 worker empties (`post_audio`); the worker turns the latest window into voice
-evidence every hop.
+evidence every hop, measured against this speaker's own voice when the
+voice models were trained that way (`speaker`, see `moodmusic.audio.speaker`).
 Both update the fused, smoothed mood under one lock; the page's `snapshot()`
 turns the latest reading into an immutable `Snapshot` (built only when asked
 for, not on every frame). Every exception in a step is caught, logged and
@@ -29,7 +30,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from moodmusic.audio import HOP_SECONDS, SAMPLE_RATE, WINDOW_SECONDS, AudioStream, VoiceActivity, voice_features
+from moodmusic.audio import (
+    HOP_SECONDS,
+    SAMPLE_RATE,
+    WINDOW_SECONDS,
+    AudioStream,
+    SpeakerAdapter,
+    SpeakerPrior,
+    VoiceActivity,
+    voice_features,
+)
 from moodmusic.moods import MOODS
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import Face, FaceTracker, draw_overlay
@@ -187,11 +197,16 @@ class LiveSession:
         clock: Callable[[], float] = time.monotonic,
         start_worker: bool = True,
         work_clock: Callable[[], float] | None = None,
+        speaker: SpeakerPrior | None = None,
+        learn_speaker: bool = True,
     ) -> None:
         """`work_clock` measures what a video step costs against the `video_load` budget: by
         default the calling thread's CPU time, so time spent waiting for the GIL or a core
         (other sessions, the browser on the same box) is not charged as work. A session
-        driven by a hand-made `clock` measures cost on that clock, so tests say what a step costs."""
+        driven by a hand-made `clock` measures cost on that clock, so tests say what a step costs.
+        `speaker`: the prior the voice model was trained with (`Experts.voice_norm`); the session
+        then learns this speaker's voice from its voiced windows, unless `learn_speaker` is False
+        (every window is then read against the prior alone). None hands raw features over."""
         self.config = config or EngineConfig()
         self.work_clock = work_clock or (time.thread_time if clock is time.monotonic else clock)
         self.face_model = face_model
@@ -201,6 +216,8 @@ class LiveSession:
         self._lock = threading.Lock()
         self._audio = AudioStream(seconds=max(4.0, 2 * self.config.window_seconds))
         self._vad = VoiceActivity()
+        self._speaker = SpeakerAdapter(speaker) if speaker is not None else None  # the voice worker's alone
+        self._learn_speaker = learn_speaker
         self._smoother = MoodSmoother()
         self._face: Opinion | None = None
         self._face_t = 0.0
@@ -396,8 +413,10 @@ class LiveSession:
         rms = float(np.sqrt(np.mean(np.square(window[-int(SAMPLE_RATE * self.config.hop_seconds):])) + 1e-12))
         opinion = None
         if activity >= self.config.min_voiced and self.voice_model is not None:
-            feats = voice_features(window)
-            probs = np.asarray(self.voice_model(feats[None]))[0]
+            feats = voice_features(window)[None]
+            if self._speaker is not None:
+                feats = self._speaker.normalise(feats, learn=self._learn_speaker)
+            probs = np.asarray(self.voice_model(feats))[0]
             opinion = Opinion(probs, quality=min(1.0, activity / 0.6))
         done = self.clock()
         with self._lock:

@@ -42,6 +42,9 @@ class Experts:
     fusion: object | None = None  # AVFusionModel, when models/avfusion.pt is present
     face_expert: object | None = None  # the full objects, for embeddings
     voice_expert: object | None = None
+    # the voice models read features measured against the speaker (`moodmusic.audio.speaker`):
+    # the prior they were trained with, as stored in the checkpoint; None reads raw features
+    voice_norm: dict | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -113,6 +116,9 @@ def load_experts(
         if expected and face_path.is_file() and hashlib.sha1(face_path.read_bytes()).hexdigest() != expected:
             raise CheckpointError(f"{models_dir / FUSION_FILE} reads embeddings of another face expert than "
                                   f"{face_path}; retrain it (python -m moodmusic train fusion)")
+        if voice is not None and model.meta.get("speaker_norm") != voice.meta.get("speaker_norm"):  # type: ignore[attr-defined]
+            raise CheckpointError(f"{models_dir / FUSION_FILE} reads voice features normalised otherwise than "
+                                  f"{models_dir / VOICE_FILE}; retrain it (python -m moodmusic train fusion)")
         return model
 
     face = _load("face", models_dir / FACE_FILE, face_loader, problems, required=True)
@@ -134,5 +140,6 @@ def load_experts(
         fusion=fusion,
         face_expert=face,
         voice_expert=voice,
+        voice_norm=voice.meta.get("speaker_norm") if voice is not None else None,  # type: ignore[attr-defined]
         problems=problems,
     )

@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 
 from moodmusic.moods import MOOD_INDEX, MOODS, map_label
-from moodmusic.training.voice import SPLIT_ACTORS, Windows, clip_probs, list_clips, split_windows
+from moodmusic.training.voice import (
+    SPLIT_ACTORS,
+    Windows,
+    adapt_splits,
+    clip_probs,
+    list_clips,
+    speaker_prior_of,
+    split_windows,
+)
 
 DEFAULT_OUT = Path("models") / "avfusion.pt"
 AU_CSV = Path("ravdess_av_features") / "ravdess_au35.csv"
@@ -305,7 +313,7 @@ def evaluate_deployed(model: Any, face: dict[str, tuple[np.ndarray, np.ndarray, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    parser.add_argument("--models", type=Path, default=DEFAULT_OUT.parent, help="folder with face_expert.pt")
+    parser.add_argument("--models", type=Path, default=DEFAULT_OUT.parent, help="folder with face_expert.pt and voice_expert.pt (whose speaker prior the voice branch uses)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the deployed AVFusion")
     parser.add_argument("--strategy", choices=("late", "concat", "gated"), default="gated",
                         help="fusion strategy of the deployed model")
@@ -351,6 +359,13 @@ def run(args: argparse.Namespace) -> int:
         barrier()
         if not dist_info.is_main:
             windows = split_windows(clips, args.cache, args.copies, 0, args.jobs, False)
+        # the voice branch reads what the live session hands the voice models: windows measured
+        # against the speaker with the voice expert's prior (when it was trained with one)
+        voice_ckpt = args.models / "voice_expert.pt"
+        voice_meta = torch.load(voice_ckpt, map_location="cpu", weights_only=True)["meta"] \
+            if voice_ckpt.is_file() else {}
+        prior = speaker_prior_of(voice_meta)
+        windows = adapt_splits(windows, prior)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                              seed=args.seed, run_dir=str(args.run_dir / args.strategy), resume=args.resume,
                              progress=not args.no_progress, num_threads=1)  # small MLPs: one thread is as fast
@@ -361,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
                                   log=print if dist_info.is_main else (lambda *a: None))
             if dist_info.is_main:
                 table["command"] = command_line(args, "fusion", dist_info.world_size,
-                                                skip=("out", "models", "strategy", "run_dir", "resume"))
+                                                skip=("out", "strategy", "run_dir", "resume"))
                 args.au_out.parent.mkdir(parents=True, exist_ok=True)
                 args.au_out.write_text(json.dumps(table, indent=1))
                 for k, r in table["table"].items():
@@ -387,7 +402,9 @@ def run(args: argparse.Namespace) -> int:
             meta = {
                 "kind": KIND, "classes": list(MOODS), "arch": net.config,
                 "feature_version": f"{face_meta.get('feature_version')}+{VOICE_VERSION}",
-                "face_input": "face expert embedding", "voice_input": "voice window features",
+                "face_input": "face expert embedding",
+                "voice_input": "voice window features" + (" against the speaker's statistics" if prior else ""),
+                "speaker_norm": voice_meta.get("speaker_norm"),
                 "face_expert_sha1": hashlib.sha1(face_ckpt.read_bytes()).hexdigest(),
                 "training_pairs": "unpaired same-label pairs: FER2013 train faces x RAVDESS actors 1-16 + TESS "
                                   "windows (no real face+voice pairs)",

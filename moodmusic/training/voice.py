@@ -16,6 +16,15 @@ with joblib, so a second run starts training at once.
 Clip-level figures average the window probabilities over a clip's windows;
 window-level figures are reported beside them.
 
+Speaker adaptation (`moodmusic.audio.speaker`, `--speaker-weight`): the net
+reads each window measured against its speaker's own statistics, shrunk
+towards a prior fitted on the training speakers. Training windows use all of
+their speaker's (and recording condition's) windows; validation and test
+actors are heard as a live session hears them, clip after clip in a random
+order, each clip measured against what was heard so far. `evaluate` also
+reports the first words of a speaker (the prior alone) and a long stretch of
+one mood (the worst case).
+
 `--members K` trains K nets from seeds seed..seed+K-1 (each early-stopped on
 the validation actors, each resumable in run-dir/memberI) and saves one
 checkpoint that averages their probabilities: a single net's accuracy on
@@ -311,6 +320,116 @@ def split_windows(clips: list[Clip], cache_dir: str | Path, copies: int, seed: i
     return out
 
 
+# ----------------------------------------------------------------------------- speaker adaptation
+
+def speaker_groups(w: Windows) -> np.ndarray:
+    """One group per speaker and recording condition: the clean windows, or the k-th augmented copy."""
+    return w.actor * 100 + w.copy
+
+
+def fit_speaker_prior(train: Windows, weight: float, memory: float) -> Any:
+    from moodmusic.audio.speaker import SpeakerPrior
+
+    return SpeakerPrior.fit(train.x, speaker_groups(train), weight, memory)
+
+
+def adapt(w: Windows, prior: Any, how: str = "stream", seed: int = 0) -> Windows:
+    """Windows measured against their speaker: `groups` (all of a speaker's windows, for training),
+    `stream` (clips in a random order, each against those heard so far), `first` (the prior alone),
+    or `one-mood` (a speaker heard long enough in one mood to fill the adapter's memory)."""
+    from moodmusic.audio.speaker import SpeakerAdapter, normalise_groups, normalise_stream
+
+    if prior is None:
+        return w
+    if how == "groups":
+        x = normalise_groups(w.x, speaker_groups(w), prior)
+    elif how == "stream":
+        x = normalise_stream(w.x, w.clip, w.actor, prior, seed)
+    elif how == "first":
+        x = SpeakerAdapter(prior).normalise(w.x, learn=False)
+    elif how == "one-mood":
+        x = np.empty(w.x.shape, np.float32)
+        moods = np.array([MOOD_INDEX[w.clips[c].mood] for c in w.clip])
+        for key in np.unique(w.actor * 10 + moods):
+            m = w.actor * 10 + moods == key
+            adapter = SpeakerAdapter(prior)
+            fill = min(prior.memory, 10_000)
+            while adapter.windows < fill - 1:  # the speaker's clips of this mood, again and again
+                adapter.update(w.x[m])
+            x[m] = adapter.normalise(w.x[m], learn=False)
+    else:
+        raise ValueError(f"unknown adaptation {how!r}")
+    return Windows(x, w.y, w.clip, w.copy, w.clips)
+
+
+def adapt_splits(windows: dict[str, Windows], prior: Any) -> dict[str, Windows]:
+    """Training windows against their whole group; validation and test as a live stream (seed 0)."""
+    return {k: adapt(w, prior, "groups" if k == "train" else "stream") for k, w in windows.items()}
+
+
+def parse_speaker_setting(text: str) -> tuple[float, float]:
+    """'W/M' (the prior's weight and the memory, in windows; M may be 'inf') or '0' (no adaptation)."""
+    try:
+        weight, _, memory = text.partition("/")
+        w, m = float(weight), float(memory or "inf")
+    except ValueError:
+        raise ValueError(f"a speaker setting is WEIGHT/MEMORY in windows (e.g. 128/128 or 64/inf) or 0, "
+                         f"got {text!r}") from None
+    if w < 0 or m < 1:
+        raise ValueError(f"a speaker setting needs a weight >= 0 and a memory >= 1, got {text!r}")
+    return w, m
+
+
+def actor_folds(actors: np.ndarray, folds: int) -> list[np.ndarray]:
+    """The RAVDESS training actors cut into `folds` groups of neighbours (TESS speakers always train)."""
+    ravdess = np.unique(actors[np.isin(actors, SPLIT_ACTORS["train"])])
+    if len(ravdess) < folds or folds < 2:
+        raise ValueError(f"{folds} folds need at least {max(2, folds)} RAVDESS training actors, found {len(ravdess)}")
+    return [np.asarray(f) for f in np.array_split(ravdess, folds)]
+
+
+def speaker_cv(train: Windows, settings: list[str], config: Any, dist_info: Any, folds: int = 4,
+               hidden: int = 256, dropout: float = 0.3, log: Any = print) -> dict[str, Any]:
+    """Choose the speaker adaptation on the training actors alone: for each setting, one net per fold
+    of actors trained on the others (+ TESS), scored at clip level on the held-out actors' clean
+    windows heard as a live stream. Each net is early-stopped on its held-out fold, the same for every
+    setting: the comparison is fair, each figure slightly optimistic."""
+    from dataclasses import replace
+
+    import torch
+
+    groups = actor_folds(train.actor, folds)
+    rows: dict[str, Any] = {}
+    for text in settings:
+        weight, memory = parse_speaker_setting(text)
+        accs, f1s = [], []
+        for held_actors in groups:
+            held = np.isin(train.actor, held_actors)
+            fit_on, held_out = train.subset(~held), train.subset(held & (train.copy == 0))
+            prior = fit_speaker_prior(fit_on, weight, memory) if weight > 0 else None
+            data = {"train": adapt(fit_on, prior, "groups"), "val": adapt(held_out, prior, "stream")}
+            net, _ = train_expert(data, replace(config, run_dir=None, resume=False, progress=False), dist_info,
+                                  hidden=hidden, dropout=dropout)
+            with torch.no_grad():
+                probs = torch.softmax(net(torch.from_numpy(data["val"].x))[0], 1).numpy()
+            clip = score(probs, held_out)["clip"]
+            accs.append(clip["accuracy"])
+            f1s.append(clip["macro_f1"])
+        name = "none" if weight == 0 else f"{weight:g}/{memory:g}"
+        rows[name] = {"weight": weight, "memory": memory, "fold_accuracy": accs, "accuracy": float(np.mean(accs)),
+                      "macro_f1": float(np.mean(f1s))}
+        log(f"speaker {name:>10s}: clip acc {np.mean(accs):.3f} (folds {', '.join(f'{a:.3f}' for a in accs)}) "
+            f"macro-F1 {np.mean(f1s):.3f}")
+    return {"folds": [g.tolist() for g in groups], "settings": rows}
+
+
+def speaker_prior_of(meta: dict[str, Any]) -> Any:
+    """The prior a voice checkpoint was trained with, or None (a model without speaker adaptation)."""
+    from moodmusic.audio.speaker import SpeakerPrior
+
+    return SpeakerPrior.from_meta(meta["speaker_norm"]) if meta.get("speaker_norm") else None
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 def clip_probs(probs: np.ndarray, clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,26 +454,40 @@ def score(probs: np.ndarray, windows: Windows) -> dict[str, Any]:
 
 
 def evaluate(checkpoint_path: str | Path, data_dir: str | Path, cache_dir: str | Path,
-             n_jobs: int = 2, gains_db: tuple[float, ...] = (15.0, -10.0), progress: bool = False) -> dict[str, Any]:
-    """Every voice figure from the committed weights: test actors clean, at other levels, and noisy."""
+             n_jobs: int = 2, gains_db: tuple[float, ...] = (15.0, -10.0), progress: bool = False,
+             streams: int = 5) -> dict[str, Any]:
+    """Every voice figure from the committed weights: test actors clean, at other levels, and noisy.
+
+    With speaker adaptation the headline (`test`) is the live-stream protocol
+    with clip order seed 0, `stream` the clip-level figures of `streams` orders,
+    and `first` / `one_mood` the start of a session and the worst case.
+    """
     from moodmusic.audio.features import FEATURE_VERSION
     from moodmusic.recognition.voice_expert import VoiceExpert
 
     expert = VoiceExpert.load(checkpoint_path, feature_version=FEATURE_VERSION)
+    prior = speaker_prior_of(expert.meta)
     test_clips = [c for c in list_clips(data_dir) if split_of(c.actor) == "test"]
-    result: dict[str, Any] = {"split": {k: list(v) for k, v in SPLIT_ACTORS.items()}, "meta": expert.meta}
+    result: dict[str, Any] = {"split": {k: list(v) for k, v in SPLIT_ACTORS.items()}, "meta": expert.meta,
+                              "speaker_adaptation": prior is not None}
     clean = featurize(test_clips, cache_dir, n_jobs=n_jobs, progress=progress)
-    result["test"] = score(expert.predict(clean.x)[0], clean)
+    result["test"] = score(expert.predict(adapt(clean, prior).x)[0], clean)
+    if prior is not None:
+        runs = [score(expert.predict(adapt(clean, prior, "stream", s).x)[0], clean)["clip"] for s in range(streams)]
+        result["stream"] = {"seeds": list(range(streams)),
+                            "accuracy": [r["accuracy"] for r in runs], "macro_f1": [r["macro_f1"] for r in runs]}
+        for how in ("first", "one-mood"):
+            result[how.replace("-", "_")] = score(expert.predict(adapt(clean, prior, how).x)[0], clean)["clip"]
     t0 = time.perf_counter()
     expert.predict(clean.x)
     result["ms_per_window_mlp"] = 1000 * (time.perf_counter() - t0) / max(1, len(clean.x))
     result["gain"] = {}
     for g in gains_db:
         w = featurize(test_clips, cache_dir, gain_db=g, n_jobs=n_jobs, progress=progress)
-        result["gain"][f"{g:+.0f} dB"] = score(expert.predict(w.x)[0], w)["clip"]
+        result["gain"][f"{g:+.0f} dB"] = score(expert.predict(adapt(w, prior).x)[0], w)["clip"]
     noisy = featurize(test_clips, cache_dir, copies=1, seed=12345, n_jobs=n_jobs, progress=progress)
     noisy = noisy.subset(noisy.copy == 1)
-    result["augmented_test"] = score(expert.predict(noisy.x)[0], noisy)["clip"]
+    result["augmented_test"] = score(expert.predict(adapt(noisy, prior).x)[0], noisy)["clip"]
     return result
 
 
@@ -406,6 +539,8 @@ def command_line(args: argparse.Namespace, target: str, world_size: int, skip: t
         if isinstance(value, Path) and value.is_absolute() and value.is_relative_to(root):
             value = value.relative_to(root)
         flag = "--" + name.replace("_", "-")
+        if isinstance(value, (list, tuple)):
+            value = " ".join(map(str, value))
         parts.append(flag if value is True else f"{flag} {value}")
     return " ".join(parts)
 
@@ -441,6 +576,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--members", type=int, default=1,
                         help="nets trained from seeds seed, seed+1, ... whose probabilities the checkpoint averages")
+    parser.add_argument("--speaker-weight", type=float, default=128.0,
+                        help="speaker adaptation: how many windows the prior speaker counts for (0: no adaptation)")
+    parser.add_argument("--speaker-memory", type=float, default=128.0,
+                        help="speaker adaptation: the most windows a speaker's own statistics count")
+    parser.add_argument("--speaker-cv", nargs="+", metavar="WEIGHT/MEMORY", default=None,
+                        help="instead of training: compare speaker adaptation settings (e.g. 0 64/inf 128/128) by "
+                             "cross-validation over folds of the training actors; writes RUN_DIR/speaker_cv.json")
+    parser.add_argument("--cv-folds", type=int, default=4, help="--speaker-cv: folds of training actors")
     parser.add_argument("--jobs", type=int, default=2, help="parallel feature extraction processes")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -460,6 +603,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no RAVDESS speech under {args.data}/speech/ravdess; pass --data DIR (the shared data folder)")
     if args.members < 1:
         raise UserError(f"--members must be at least 1, got {args.members}")
+    try:
+        for text in args.speaker_cv or []:
+            parse_speaker_setting(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     with distributed() as dist_info:
         clips = list_clips(args.data)
         # rank 0 fills the cache; the others wait for it, then read it
@@ -474,6 +622,23 @@ def run(args: argparse.Namespace) -> int:
                              weight_decay=args.weight_decay, patience=args.patience, seed=args.seed,
                              run_dir=str(args.run_dir), resume=args.resume, progress=not args.no_progress,
                              num_threads=max(1, (os.cpu_count() or 2) // dist_info.world_size))
+        if args.speaker_cv:
+            try:
+                cv = speaker_cv(windows["train"], args.speaker_cv, config, dist_info, folds=args.cv_folds,
+                                hidden=args.hidden, dropout=args.dropout,
+                                log=print if dist_info.is_main else (lambda *a: None))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+            if dist_info.is_main:
+                cv["command"] = command_line(args, "voice", dist_info.world_size,
+                                             skip=("out", "members", "speaker_weight", "speaker_memory", "resume"))
+                args.run_dir.mkdir(parents=True, exist_ok=True)
+                (args.run_dir / "speaker_cv.json").write_text(json.dumps(cv, indent=1))
+                print(f"wrote {args.run_dir / 'speaker_cv.json'}")
+            return 0
+        prior = fit_speaker_prior(windows["train"], args.speaker_weight, args.speaker_memory) \
+            if args.speaker_weight > 0 else None
+        windows = adapt_splits(windows, prior)
         if dist_info.is_main:
             print(f"voice windows: train {len(windows['train'].y)} (RAVDESS actors 1-16 + TESS, "
                   f"{args.copies} augmented copies), val {len(windows['val'].y)}, test {len(windows['test'].y)}",
@@ -499,6 +664,7 @@ def run(args: argparse.Namespace) -> int:
                 "kind": KIND, "classes": list(MOODS), "feature_version": FEATURE_VERSION,
                 "arch": net.config, "feature_names": list(FEATURE_NAMES),
                 "split": {k: list(v) for k, v in SPLIT_ACTORS.items()}, "tess": "train only",
+                "speaker_norm": prior.to_meta() if prior is not None else None,
                 "augment": {"copies": args.copies, **Augment().__dict__},
                 "command": command_line(args, "voice", dist_info.world_size),
                 "world_size": dist_info.world_size, "seed": args.seed,

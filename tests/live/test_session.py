@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from moodmusic.audio.speaker import prior_from_meta
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.moods import MOODS
 from moodmusic.pipeline import load_experts
@@ -39,11 +40,39 @@ def feed_audio(session, frames, clock, hop=0.5):
             since = 0.0
 
 
-def make(experts, clock, face=True, voice=True, **cfg):
+def make(experts, clock, face=True, voice=True, learn_speaker=True, **cfg):
+    """A session as the app builds it: the voice models read features measured against the speaker."""
     return LiveSession(
         experts.face if face else None, experts.voice if voice else None,
         config=EngineConfig(**cfg), clock=clock, start_worker=False,
+        speaker=prior_from_meta(experts.voice_norm), learn_speaker=learn_speaker,
     )
+
+
+def test_the_session_learns_the_speaker_from_voiced_windows_only(experts, clock, speech_frames, silence_frames):
+    seen: dict[str, list[np.ndarray]] = {"learning": [], "fixed": []}
+
+    def recording(name):
+        def voice(feats):
+            seen[name].append(np.array(feats))
+            return experts.voice(feats)
+        return voice
+
+    prior = prior_from_meta(experts.voice_norm)
+    learning, fixed = (LiveSession(None, recording(name), clock=clock, start_worker=False, speaker=prior,
+                                   learn_speaker=(name == "learning")) for name in ("learning", "fixed"))
+    for s in (learning, fixed):
+        feed_audio(s, silence_frames + silence_frames, clock)  # 6 s of silence teach it nothing
+        assert s._speaker.windows == 0 and s.snapshot().voice_state == "silence"
+        silent_hops = s.snapshot().counters["voice_hops"]
+        feed_audio(s, speech_frames + speech_frames, clock)
+    voiced = len(seen["learning"])
+    assert silent_hops > 0 and voiced >= 3 and learning._speaker.windows == voiced and fixed._speaker.windows == 0
+    a, b = np.concatenate(seen["learning"]), np.concatenate(seen["fixed"])
+    first, last = np.abs(a[0] - b[0]).mean(), np.abs(a[-1] - b[-1]).mean()
+    print(f"learning vs prior alone: first window {first:.3f}, last {last:.3f} (mean |difference|)")
+    assert first < 0.2  # one window heard: still mostly the prior's view
+    assert last > 3 * first  # later ones are measured against this speaker more and more
 
 
 def test_waiting_then_no_face_then_face_then_mood(experts, clock, face_frame, blank_frame):

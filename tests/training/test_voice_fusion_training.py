@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodmusic.audio import FEATURE_VERSION, clip_features
+from moodmusic.audio import FEATURE_NAMES, FEATURE_VERSION, SpeakerAdapter, clip_features
+from moodmusic.audio.speaker import prior_from_meta
 from moodmusic.cli import main
 from moodmusic.moods import MOOD_INDEX, MOODS
 from moodmusic.recognition.avfusion import AVFusionModel
@@ -138,10 +139,25 @@ def test_train_voice_writes_a_model_that_learnt_its_clips(corpus, tmp_path):
     assert f"--data {corpus}" in expert.meta["command"] and "--epochs 8" in expert.meta["command"]
     assert expert.meta["split"]["test"] == [21, 22, 23, 24]
     assert (tmp_path / "run" / "last.pt").is_file()  # resumable
+    prior = prior_from_meta(expert.meta["speaker_norm"])  # trained on features measured against the speaker
+    assert prior.weight == 128 and prior.mean.shape == (len(FEATURE_NAMES),)
     for name, code in CAST.items():
         feats = clip_features(sf.read(SPEECH / f"{name}.flac", dtype="float32")[0])
         mood = {"05": "angry", "04": "sad", "03": "happy"}[code]
-        assert MOODS[int(expert(feats).mean(0).argmax())] == mood
+        first_words = SpeakerAdapter(prior).normalise(feats, learn=False)
+        assert MOODS[int(expert(first_words).mean(0).argmax())] == mood
+
+
+def test_train_voice_without_speaker_adaptation_reads_raw_features(corpus, tmp_path):
+    out = tmp_path / "voice.pt"
+    rc = main(["train", "voice", "--data", str(corpus), "--out", str(out), "--cache", str(tmp_path / "c"),
+               "--run-dir", str(tmp_path / "run"), "--copies", "0", "--epochs", "8", "--batch-size", "8",
+               "--patience", "8", "--jobs", "1", "--speaker-weight", "0", "--no-progress"])
+    assert rc == 0
+    expert = VoiceExpert.load(out, feature_version=FEATURE_VERSION)
+    assert expert.meta["speaker_norm"] is None and "--speaker-weight 0.0" in expert.meta["command"]
+    feats = clip_features(sf.read(SPEECH / "fox.flac", dtype="float32")[0])
+    assert MOODS[int(expert(feats).mean(0).argmax())] == "angry"
 
 
 def test_train_voice_with_members_writes_one_averaged_checkpoint(corpus, tmp_path):
@@ -218,3 +234,45 @@ def test_the_deployed_fusion_model_needs_the_face_expert(corpus, tmp_path, capsy
     assert rc == 2 and "face_expert.pt" in capsys.readouterr().err
     assert not (tmp_path / "f.pt").exists()
     assert AVFusionModel  # the class the command would write
+
+
+def test_speaker_settings_and_actor_folds_are_read_as_documented():
+    from moodmusic.training.voice import actor_folds, parse_speaker_setting
+
+    assert parse_speaker_setting("128/128") == (128.0, 128.0)
+    assert parse_speaker_setting("64/inf") == (64.0, float("inf")) and parse_speaker_setting("0")[0] == 0.0
+    for bad in ("many", "-1/5", "64/0"):
+        with pytest.raises(ValueError, match="speaker setting"):
+            parse_speaker_setting(bad)
+    actors = np.array([1, 1, 2, 3, 4, 5, 6, 7, 8, 101, 17])  # TESS (101) and a validation actor never fold
+    assert [f.tolist() for f in actor_folds(actors, 4)] == [[1, 2], [3, 4], [5, 6], [7, 8]]
+    with pytest.raises(ValueError, match="at least 4 RAVDESS training actors"):
+        actor_folds(np.array([1, 2, 101]), 4)
+
+
+def test_speaker_cv_needs_enough_training_actors_and_says_so(corpus, tmp_path, capsys):
+    rc = main(["train", "voice", "--data", str(corpus), "--cache", str(tmp_path / "c"), "--copies", "0",
+               "--jobs", "1", "--run-dir", str(tmp_path / "run"), "--speaker-cv", "0", "64/128", "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "4 folds need at least 4 RAVDESS training actors, found 1" in err and "Traceback" not in err
+    assert main(["train", "voice", "--data", str(corpus), "--speaker-cv", "lots", "--no-progress"]) == 2
+    assert "a speaker setting is WEIGHT/MEMORY" in capsys.readouterr().err
+
+
+def test_speaker_cv_compares_settings_on_folds_of_training_actors(corpus, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(corpus, data)
+    second = data / "speech" / "ravdess" / "Actor_02"  # a second training actor: two folds
+    second.mkdir()
+    for f in (data / "speech" / "ravdess" / "Actor_01").iterdir():
+        shutil.copy(f, second / f.name.replace("-01.flac", "-02.flac"))
+    rc = main(["train", "voice", "--data", str(data), "--cache", str(tmp_path / "c"), "--copies", "0", "--jobs", "1",
+               "--epochs", "3", "--patience", "3", "--batch-size", "8", "--run-dir", str(tmp_path / "run"),
+               "--speaker-cv", "0", "64/128", "--cv-folds", "2", "--no-progress"])
+    assert rc == 0
+    cv = json.loads((tmp_path / "run" / "speaker_cv.json").read_text())
+    assert cv["folds"] == [[1], [2]] and set(cv["settings"]) == {"none", "64/128"}
+    for row in cv["settings"].values():
+        assert len(row["fold_accuracy"]) == 2 and 0 <= row["accuracy"] <= 1
+    assert "--speaker-cv 0 64/128" in cv["command"] and "--out" not in cv["command"]
+    assert not (tmp_path / "voice_expert.pt").exists()
