@@ -73,6 +73,10 @@ class EngineConfig:
     max_video_behind: float = 0.5  # video frames reaching the engine later than this are shed, not read
     max_audio_behind: float = 1.0  # likewise audio frames (kept out of the voice window)
     max_audio_queued: int = 250  # post_audio frames waiting for the worker (5 s of 20 ms frames); more are shed
+    # the face expert reads the tracked face at most this often (seconds; 0: every frame read). At 30 fps
+    # it runs on every second frame: the smoother's 0.6 s time constant hides the difference, and a
+    # face that has just appeared is always read at once
+    face_expert_every: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,7 @@ class LiveSession:
         self._smoother = MoodSmoother()
         self._face: Opinion | None = None
         self._face_t = 0.0
+        self._expert_at: float | None = None  # when the face expert last ran (the video thread's alone)
         self._voice: Opinion | None = None
         self._voice_t = 0.0
         self._faces: list[Face] = []
@@ -302,8 +307,9 @@ class LiveSession:
             work = self.work_clock()
             faces = self.tracker.process(frame, pixel_format=pixel_format)
             probs = None
-            if faces and self.face_model is not None:
+            if faces and self.face_model is not None and self._expert_due(arrived, bool(faces_before)):
                 probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
+                self._expert_at = arrived
             done = self.clock()
             self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work)
             return self._overlay(faces)
@@ -386,6 +392,10 @@ class LiveSession:
             self._worker.start()
 
     # --------------------------------------------------------------- the work
+    def _expert_due(self, now: float, had_face: bool) -> bool:
+        """Whether this frame's face goes through the face expert (see `EngineConfig.face_expert_every`)."""
+        last = self._expert_at
+        return not had_face or last is None or now - last >= self.config.face_expert_every
     def _after_video(
         self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float, cost: float
     ) -> None:

@@ -277,7 +277,8 @@ def test_video_budget_keeps_load_over_cost_frames_per_second(experts, clock, fac
         clock.advance(0.020)  # the engine's clock sees the step take 20 ms
         return experts.face(crops)
 
-    s = LiveSession(costly, None, config=EngineConfig(video_load=0.5), clock=clock, start_worker=False)
+    s = LiveSession(costly, None, config=EngineConfig(video_load=0.5, face_expert_every=0.0), clock=clock,
+                    start_worker=False)
     seconds, fps = 4.0, 30
     for _ in range(int(seconds * fps)):
         before = clock()
@@ -285,6 +286,28 @@ def test_video_budget_keeps_load_over_cost_frames_per_second(experts, clock, fac
         clock.advance(max(0.0, 1 / fps - (clock() - before)))  # the next frame arrives on schedule
     processed = s.snapshot().counters["video_processed"]
     assert 0.9 * 25 * seconds <= processed <= 25 * seconds + 3  # the budget's rate, and never more
+
+
+def test_the_face_expert_reads_every_second_frame_at_30_fps_and_a_new_face_at_once(
+        experts, clock, face_frame, blank_frame):
+    reads = []
+
+    def counting(crops):
+        reads.append(clock())
+        return experts.face(crops)
+
+    s = LiveSession(counting, None, clock=clock, start_worker=False)
+    feed_video(s, face_frame, clock, 2.0, fps=30)
+    assert s.snapshot().counters["video_processed"] == 60 and 28 <= len(reads) <= 32  # ~20 reads/s at most
+    assert s.snapshot().face is not None
+    feed_video(s, blank_frame, clock, 0.2, fps=30)  # the face leaves ...
+    before = len(reads)
+    s.on_video(face_frame)  # ... and comes back: read on its first frame, not up to 50 ms later
+    assert len(reads) == before + 1
+    every = LiveSession(counting, None, config=EngineConfig(face_expert_every=0.0), clock=clock, start_worker=False)
+    before = len(reads)
+    feed_video(every, face_frame, clock, 1.0, fps=30)
+    assert len(reads) - before == 30
 
 
 def test_rejected_posted_audio_keeps_one_worker_rather_than_starting_one_per_hop(experts):
