@@ -122,7 +122,7 @@ def mood_now() -> None:
 @st.fragment(run_every=1.0 * pace)
 def evidence_now() -> None:
     snap = live.snapshot()
-    ui.evidence_bars(snap.face, snap.voice, snap.face_state, snap.voice_state)
+    ui.evidence_bars(snap.face, snap.voice, snap.face_state, snap.voice_state, snap.voice_learnt_s)
     ui.status_line(snap)
 
 

@@ -114,6 +114,7 @@ class Snapshot:
     timeline: tuple[tuple[float, str, float], ...] = ()
     counters: dict[str, int] = field(default_factory=dict)
     updated: float = 0.0
+    voice_learnt_s: float | None = None  # seconds of this speaker's voice the adapter counts; None: not learning
 
 
 class Overlay(NamedTuple):
@@ -222,6 +223,7 @@ class LiveSession:
         self._vad = VoiceActivity()
         self._speaker = SpeakerAdapter(speaker) if speaker is not None else None  # the voice worker's alone
         self._learn_speaker = learn_speaker
+        self._speaker_windows = 0.0  # the adapter's count, copied under the lock for snapshots
         self._smoother = MoodSmoother()
         self._face: Opinion | None = None
         self._face_t = 0.0
@@ -431,6 +433,8 @@ class LiveSession:
         done = self.clock()
         with self._lock:
             self.counters["voice_hops"] += 1
+            if self._speaker is not None:
+                self._speaker_windows = self._speaker.windows
             self._voice_active = activity >= self.config.min_voiced
             self._audio_db = 20 * np.log10(rms)
             if opinion is not None:
@@ -503,6 +507,8 @@ class LiveSession:
             video_ms=_median(self._video_ms), voice_ms=_median(self._voice_ms),
             latency_ms=_median(self._latency_ms), timeline=tuple(self._timeline),
             counters=dict(self.counters), updated=now,
+            voice_learnt_s=self._speaker_windows * cfg.hop_seconds
+            if self._speaker is not None and self._learn_speaker else None,
         )
 
     def _aged(self, op: Opinion | None, t: float, now: float, half_life: float) -> Opinion | None:

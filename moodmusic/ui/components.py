@@ -61,8 +61,12 @@ def bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
     )
 
 
-def evidence_bars(face, voice, face_state: str = "", voice_state: str = "") -> None:
-    """Why: each modality's probabilities and how much it counted (its fusion weight)."""
+def evidence_bars(face, voice, face_state: str = "", voice_state: str = "", voice_learnt_s: float | None = None) -> None:
+    """Why: each modality's probabilities and how much it counted (its fusion weight).
+
+    `voice_learnt_s`: how much of this speaker's voice the session has learnt
+    (speaker adaptation), said under the voice bars; None when it is not learning.
+    """
     left, right = st.columns(2)
     for col, title, ev, state in ((left, "Face", face, face_state), (right, "Voice", voice, voice_state)):
         if ev is None:
@@ -70,7 +74,10 @@ def evidence_bars(face, voice, face_state: str = "", voice_state: str = "") -> N
                     "behind": "the server is behind; late frames are dropped"}.get(state, "no evidence yet")
             col.html(bars_html(title, None, note))
         else:
-            col.html(bars_html(title, ev.probs, f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"))
+            note = f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"
+            if title == "Voice" and voice_learnt_s is not None:
+                note += f" · tuned to your voice from {voice_learnt_s:.0f} s of speech"
+            col.html(bars_html(title, ev.probs, note))
 
 
 def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, seconds: float = 60.0) -> None:

@@ -55,3 +55,10 @@ def test_start_shows_mood_evidence_and_music(app_server, browser_page):
             break
         page.wait_for_timeout(500)
     assert video > 0 and audio > 0, status.inner_text()
+
+    # The voice evidence says the session is learning this speaker's voice (speaker adaptation).
+    voice = page.locator(".mm-evidence[data-modality='voice']")
+    deadline = time.monotonic() + 20
+    while "tuned to your voice" not in voice.inner_text() and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert re.search(r"tuned to your voice from \d+ s of speech", voice.inner_text()), voice.inner_text()

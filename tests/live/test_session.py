@@ -68,6 +68,8 @@ def test_the_session_learns_the_speaker_from_voiced_windows_only(experts, clock,
         feed_audio(s, speech_frames + speech_frames, clock)
     voiced = len(seen["learning"])
     assert silent_hops > 0 and voiced >= 3 and learning._speaker.windows == voiced and fixed._speaker.windows == 0
+    assert learning.snapshot().voice_learnt_s == pytest.approx(voiced * 0.5)  # what the page says it has learnt
+    assert fixed.snapshot().voice_learnt_s is None
     a, b = np.concatenate(seen["learning"]), np.concatenate(seen["fixed"])
     first, last = np.abs(a[0] - b[0]).mean(), np.abs(a[-1] - b[-1]).mean()
     print(f"learning vs prior alone: first window {first:.3f}, last {last:.3f} (mean |difference|)")
