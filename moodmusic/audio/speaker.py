@@ -117,7 +117,11 @@ class SpeakerAdapter:
 
 
 def normalise_groups(x: np.ndarray, groups: np.ndarray, prior: SpeakerPrior) -> np.ndarray:
-    """Each group's windows against all of that group's statistics: how training sees its speakers."""
+    """Each group's windows against all of that group's statistics: how training sees its speakers.
+
+    All of a group's windows count, whatever the prior's memory: the memory
+    bounds what a live session keeps, and the evaluation's streams apply it.
+    """
     x = np.asarray(x, np.float64)
     out = np.empty(x.shape, np.float32)
     for key in np.unique(groups):

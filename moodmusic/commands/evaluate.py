@@ -198,13 +198,12 @@ def _meta(checkpoint: Path) -> dict[str, Any]:
 
 
 def _au(args: argparse.Namespace) -> dict[str, Any]:
+    from moodmusic.config import MODELS_DIR
     from moodmusic.training.distributed import distributed
     from moodmusic.training.fusion import au_comparison
     from moodmusic.training.voice import adapt_splits, list_clips, speaker_prior_of, split_windows
 
     print("fusion: AU + voice comparison on RAVDESS actors 21-24 ...", flush=True)
-    from moodmusic.config import MODELS_DIR
-
     voice_ckpt = (args.models or MODELS_DIR) / "voice_expert.pt"
     prior = speaker_prior_of(_meta(voice_ckpt)) if voice_ckpt.is_file() else None  # as `train fusion --au`
     with distributed() as dist_info:

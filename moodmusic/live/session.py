@@ -398,6 +398,7 @@ class LiveSession:
         """Whether this frame's face goes through the face expert (see `EngineConfig.face_expert_every`)."""
         last = self._expert_at
         return not had_face or last is None or now - last >= self.config.face_expert_every
+
     def _after_video(
         self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float, cost: float
     ) -> None:
