@@ -214,9 +214,9 @@ def render_markdown(card: dict[str, Any]) -> str:
                        "used. Two more protocols bound it: *first words* (the prior alone, as `predict` reads a "
                        "file) and *one mood only* (a speaker heard in one mood until the adapter's memory is "
                        "full, then scored: adaptation makes that mood their \"usual\", so it fades towards the "
-                       "middle). The weight and memory were chosen by cross-validation over folds of the training "
-                       "actors (`python -m moodmusic train voice --copies 1 --speaker-cv 0 64/inf 128/128 ...`; "
-                       "figures in the README), never on the test actors.")
+                       "middle). The weight and memory rest on cross-validation over folds of the training actors "
+                       "(`python -m moodmusic train voice --copies 1 --speaker-cv 0 64/inf 128/128 ...`; figures "
+                       "and how the choice was made in the README).")
         if meta.get("command"):
             best = meta.get("best_epoch")
             out.append(f"\nTrained with `{meta['command']}` (best epoch{'s' if isinstance(best, list) else ''} "
