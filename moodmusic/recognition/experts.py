@@ -116,7 +116,8 @@ def load_experts(
         if expected and face_path.is_file() and hashlib.sha1(face_path.read_bytes()).hexdigest() != expected:
             raise CheckpointError(f"{models_dir / FUSION_FILE} reads embeddings of another face expert than "
                                   f"{face_path}; retrain it (python -m moodmusic train fusion)")
-        if voice is not None and model.meta.get("speaker_norm") != voice.meta.get("speaker_norm"):  # type: ignore[attr-defined]
+        speaker_norm = voice.meta.get("speaker_norm") if voice is not None else None  # type: ignore[attr-defined]
+        if voice is not None and model.meta.get("speaker_norm") != speaker_norm:
             raise CheckpointError(f"{models_dir / FUSION_FILE} reads voice features normalised otherwise than "
                                   f"{models_dir / VOICE_FILE}; retrain it (python -m moodmusic train fusion)")
         return model

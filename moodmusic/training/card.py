@@ -207,8 +207,8 @@ def render_markdown(card: dict[str, Any]) -> str:
                        f"training speakers' average, worth {norm.get('weight'):g} windows) and move towards the "
                        "speaker's own as voiced windows arrive"
                        + (f" (the speaker's own statistics count at most {memory:g} windows, about "
-                          f"{memory * 0.5:g} s of speech; older ones fade)" if memory else "") + ". Training windows use all windows of their speaker and "
-                       "recording condition. The test actors are heard as a live session hears a person: their "
+                          f"{memory * 0.5:g} s of speech; older ones fade)" if memory else "")
+                       + ". Training windows use all windows of their speaker and recording condition. The test actors are heard as a live session hears a person: their "
                        "clips one after another in a random order, each clip measured against what was heard "
                        "so far (itself included), never against clips to come. No labels of the test actors are "
                        "used. Two more protocols bound it: *first words* (the prior alone, as `predict` reads a "

@@ -313,7 +313,8 @@ def evaluate_deployed(model: Any, face: dict[str, tuple[np.ndarray, np.ndarray, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    parser.add_argument("--models", type=Path, default=DEFAULT_OUT.parent, help="folder with face_expert.pt and voice_expert.pt (whose speaker prior the voice branch uses)")
+    parser.add_argument("--models", type=Path, default=DEFAULT_OUT.parent,
+                        help="folder with face_expert.pt and voice_expert.pt (whose speaker prior the voice branch uses)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the deployed AVFusion")
     parser.add_argument("--strategy", choices=("late", "concat", "gated"), default="gated",
                         help="fusion strategy of the deployed model")

@@ -61,7 +61,8 @@ def bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
     )
 
 
-def evidence_bars(face, voice, face_state: str = "", voice_state: str = "", voice_learnt_s: float | None = None) -> None:
+def evidence_bars(face, voice, face_state: str = "", voice_state: str = "",
+                  voice_learnt_s: float | None = None) -> None:
     """Why: each modality's probabilities and how much it counted (its fusion weight).
 
     `voice_learnt_s`: how much of this speaker's voice the session has learnt
