@@ -108,13 +108,17 @@ def test_the_camera_rate_comes_from_the_settings(monkeypatch, tmp_path):
     assert asked == [15.0]
 
 
-def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name, value, message", [
+    ("MOODMUSIC_CAPTURE_FPS", "500", "MOODMUSIC_CAPTURE_FPS must be between 1 and 60"),
+    ("MOODMUSIC_VOICE_ADAPTATION", "maybe", "MOODMUSIC_VOICE_ADAPTATION must be 1 or 0"),
+])
+def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path, name, value, message):
     monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
-    monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", "500")
+    monkeypatch.setenv(name, value)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
-    assert "MOODMUSIC_CAPTURE_FPS must be between 1 and 60" in at.error[0].value
+    assert message in at.error[0].value
 
 
 @pytest.mark.parametrize("setting, learns", [(None, True), ("0", False)])
@@ -129,12 +133,3 @@ def test_the_live_session_reads_voice_against_the_speaker_as_configured(monkeypa
     assert not at.exception, at.exception
     live = at.session_state.live
     assert live._speaker is not None and live._speaker.prior.weight == 128 and live._learn_speaker is learns
-
-
-def test_a_wrong_voice_adaptation_setting_is_named(monkeypatch, tmp_path):
-    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
-    monkeypatch.setenv("MOODMUSIC_VOICE_ADAPTATION", "maybe")
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception
-    assert "MOODMUSIC_VOICE_ADAPTATION must be 1 or 0" in at.error[0].value
