@@ -191,21 +191,14 @@ def _compare(args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-def _meta(checkpoint: Path) -> dict[str, Any]:
-    import torch
-
-    return torch.load(checkpoint, map_location="cpu", weights_only=True)["meta"]
-
-
 def _au(args: argparse.Namespace) -> dict[str, Any]:
     from moodmusic.config import MODELS_DIR
     from moodmusic.training.distributed import distributed
     from moodmusic.training.fusion import au_comparison
-    from moodmusic.training.voice import adapt_splits, list_clips, speaker_prior_of, split_windows
+    from moodmusic.training.voice import adapt_splits, list_clips, speaker_prior_in, split_windows
 
     print("fusion: AU + voice comparison on RAVDESS actors 21-24 ...", flush=True)
-    voice_ckpt = (args.models or MODELS_DIR) / "voice_expert.pt"
-    prior = speaker_prior_of(_meta(voice_ckpt)) if voice_ckpt.is_file() else None  # as `train fusion --au`
+    prior = speaker_prior_in((args.models or MODELS_DIR) / "voice_expert.pt")  # as `train fusion --au`
     with distributed() as dist_info:
         windows = split_windows(list_clips(args.data), args.cache, copies=1, seed=0, n_jobs=args.jobs)
         windows = adapt_splits(windows, prior)

@@ -40,7 +40,7 @@ from moodmusic.training.voice import (
     adapt_splits,
     clip_probs,
     list_clips,
-    speaker_prior_of,
+    speaker_prior_in,
     split_windows,
 )
 
@@ -362,10 +362,7 @@ def run(args: argparse.Namespace) -> int:
             windows = split_windows(clips, args.cache, args.copies, 0, args.jobs, False)
         # the voice branch reads what the live session hands the voice models: windows measured
         # against the speaker with the voice expert's prior (when it was trained with one)
-        voice_ckpt = args.models / "voice_expert.pt"
-        voice_meta = torch.load(voice_ckpt, map_location="cpu", weights_only=True)["meta"] \
-            if voice_ckpt.is_file() else {}
-        prior = speaker_prior_of(voice_meta)
+        prior = speaker_prior_in(args.models / "voice_expert.pt")
         windows = adapt_splits(windows, prior)
         config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
                              seed=args.seed, run_dir=str(args.run_dir / args.strategy), resume=args.resume,
@@ -405,7 +402,7 @@ def run(args: argparse.Namespace) -> int:
                 "feature_version": f"{face_meta.get('feature_version')}+{VOICE_VERSION}",
                 "face_input": "face expert embedding",
                 "voice_input": "voice window features" + (" against the speaker's statistics" if prior else ""),
-                "speaker_norm": voice_meta.get("speaker_norm"),
+                "speaker_norm": prior.to_meta() if prior is not None else None,
                 "face_expert_sha1": hashlib.sha1(face_ckpt.read_bytes()).hexdigest(),
                 "training_pairs": "unpaired same-label pairs: FER2013 train faces x RAVDESS actors 1-16 + TESS "
                                   "windows (no real face+voice pairs)",

@@ -425,9 +425,17 @@ def speaker_cv(train: Windows, settings: list[str], config: Any, dist_info: Any,
 
 def speaker_prior_of(meta: dict[str, Any]) -> Any:
     """The prior a voice checkpoint was trained with, or None (a model without speaker adaptation)."""
-    from moodmusic.audio.speaker import SpeakerPrior
+    from moodmusic.audio.speaker import prior_from_meta
 
-    return SpeakerPrior.from_meta(meta["speaker_norm"]) if meta.get("speaker_norm") else None
+    return prior_from_meta(meta.get("speaker_norm"))
+
+
+def speaker_prior_in(checkpoint: Path) -> Any:
+    """The prior of the voice expert at `checkpoint`, or None when there is no such file or no prior."""
+    from moodmusic.recognition.checkpoint import load_checkpoint
+    from moodmusic.recognition.voice_expert import KIND
+
+    return speaker_prior_of(load_checkpoint(checkpoint, kind=KIND)[1]) if checkpoint.is_file() else None
 
 
 # ----------------------------------------------------------------------------- evaluation
