@@ -146,7 +146,7 @@ class Analyzer:
         if not voiced or self.experts.voice is None:
             return [], [], [], bool(voiced)
         feats = clip_features(signal)[voiced]
-        prior = prior_from_meta(getattr(self.experts, "voice_norm", None))
+        prior = prior_from_meta(self.experts.voice_norm)
         if prior is not None:  # a file is one speaker heard briefly, often in one mood: the prior alone
             feats = SpeakerAdapter(prior).normalise(feats, learn=False)
         probs = np.asarray(self.experts.voice(feats))
