@@ -76,6 +76,19 @@ def test_a_fusion_model_for_another_face_expert_is_refused(tmp_path):
     assert any("another face expert" in p for p in experts.problems)
 
 
+def test_a_fusion_model_for_another_speaker_normalisation_is_refused(tmp_path):
+    """A voice expert and an AVFusion trained on differently normalised voice features must not meet."""
+    for name in ("face_expert.pt", "voice_expert.pt", "avfusion.pt"):
+        shutil.copy(ROOT / "models" / name, tmp_path / name)
+    assert load_experts(tmp_path).fusion is not None  # the committed pair agree
+    blob = torch.load(tmp_path / "avfusion.pt", weights_only=True)
+    blob["meta"]["speaker_norm"] = None  # a fusion model trained on raw voice features
+    torch.save(blob, tmp_path / "avfusion.pt")
+    experts = load_experts(tmp_path)
+    assert experts.fusion is None and experts.voice is not None and experts.voice_norm is not None
+    assert any("normalised otherwise" in p and "train fusion" in p for p in experts.problems)
+
+
 def test_the_committed_models_load_cleanly(features):
     experts = load_experts(ROOT / "models", voice_feature_version=FEATURE_VERSION)
     assert not [p for p in experts.problems if "voice" in p]
