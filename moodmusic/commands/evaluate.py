@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             for i, teacher in enumerate(meta.get("teachers") or []):
                 if teacher.get("command"):
                     card["commands"][f"face teacher {i + 1}"] = teacher["command"]
+            if (meta.get("init") or {}).get("command"):
+                card["commands"]["face expert, starting point"] = meta["init"]["command"]
             if meta.get("command"):
                 card["commands"]["face expert"] = meta["command"]
             print(f"face: acc {test['accuracy']:.3f} macro-F1 {test['macro_f1']:.3f}", flush=True)

@@ -165,10 +165,13 @@ def render_markdown(card: dict[str, Any]) -> str:
         teachers = meta.get("teachers") or []
         if teachers:
             distill = meta.get("distill") or {}
+            views = distill.get("views", "every batch")
+            shown = ("the same augmented batch shown to teacher and student" if views == "every batch" else
+                     f"answering {views} fixed augmented views of each training image once, mirror-averaged, "
+                     "cached; the student trains on those views and their mirrors")
             out.append(f"A compact residual CNN (FaceNet {meta.get('arch', {}).get('widths')}) distilled from "
-                       f"{len(teachers)} larger FaceNets (their logits averaged, the same augmented batch shown "
-                       f"to teacher and student; soft-target weight {distill.get('weight')}, temperature "
-                       f"{distill.get('temperature')}). "
+                       f"{len(teachers)} larger FaceNets (their logits averaged, {shown}; soft-target weight "
+                       f"{distill.get('weight')}, temperature {distill.get('temperature')}). "
                        f"Test-time flip averaging: {'on' if meta.get('flip_average') else 'off'}.\n")
             for i, t in enumerate(teachers):
                 val = t.get("val") or {}
@@ -176,8 +179,13 @@ def render_markdown(card: dict[str, Any]) -> str:
                            f"blocks per stage, val accuracy {_pct(val['accuracy']) if val else '?'}): "
                            f"`{t.get('command', '?')}`")
             out.append("")
+        init = meta.get("init") or {}
+        if init.get("command"):
+            val = init.get("val") or {}
+            out.append(f"Starting point (val accuracy {_pct(val['accuracy']) if val else '?'}), written to "
+                       f"`{init.get('path')}`: `{init['command']}`\n")
         if meta.get("command"):
-            out.append(f"Trained with `{meta['command']}`.")
+            out.append(f"{'Fine-tuned' if init else 'Trained'} with `{meta['command']}`.")
         if meta.get("trained_on"):
             out.append(f"\nRan on {meta['trained_on']}")
         if face.get("test"):

@@ -140,8 +140,11 @@ def distillation_loss(hard_loss, weight: float, temperature: float):
     return loss
 
 
-def load_teachers(paths: list[Path], crop: int):
-    """Frozen FaceNets whose averaged logits teach the student; each must look at the same crop size."""
+def load_teachers(paths: list[Path], crop: int, fused: bool = False):
+    """Frozen FaceNets whose averaged logits teach the student; each must look at the same crop size.
+
+    `fused` folds each BatchNorm into its layer (inference only: offline views).
+    """
     import torch
     from torch import nn
 
@@ -157,9 +160,10 @@ def load_teachers(paths: list[Path], crop: int):
             raise UserError(f"cannot use teacher {path}: {exc}") from None
         if expert.net.crop != crop:
             raise UserError(f"teacher {path} looks at {expert.net.crop}px crops, the student at {crop}px")
-        nets.append(expert.net)
+        nets.append(expert.net.fused_for_inference() if fused else expert.net)
         info.append({"path": str(path), "arch": expert.meta.get("arch"),
-                     "val": expert.meta.get("metrics", {}).get("val_single")})
+                     "val": expert.meta.get("metrics", {}).get("val_single"),
+                     "best_epoch": expert.meta.get("best_epoch"), "command": expert.meta.get("command")})
 
     class TeacherEnsemble(nn.Module):
         def __init__(self) -> None:
@@ -206,6 +210,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--distill-weight", type=float, default=0.7,
                         help="share of the teacher-matching loss (the rest is the hard-label loss)")
     parser.add_argument("--distill-temperature", type=float, default=2.0)
+    parser.add_argument("--teacher-views", type=int, default=0,
+                        help="0: the teachers see every augmented batch (function matching; fast on a GPU); "
+                             "N: they answer N fixed augmented views per image once, mirror-averaged, cached in "
+                             "RUN_DIR/teacher_views (makes distillation affordable on a CPU)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this trained face model's weights (same architecture): fine-tuning")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="auto: the GPU when there is one")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on the GPU")
@@ -242,16 +252,27 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--device cuda: this machine has no usable GPU")
     if not 0 <= args.distill_weight <= 1 or args.distill_temperature <= 0:
         raise UserError("--distill-weight must lie in 0..1 and --distill-temperature be positive")
-    teacher, teacher_info = load_teachers(args.teacher, args.crop) if args.teacher else (None, [])
+    if args.teacher_views < 0 or (args.teacher_views and not args.teacher):
+        raise UserError("--teacher-views needs --teacher and a count of 0 or more")
+    offline = bool(args.teacher and args.teacher_views)
+    teacher, teacher_info = (load_teachers(args.teacher, args.crop, fused=offline) if args.teacher else (None, []))
+    arch = {"widths": list(args.widths), "emb_dim": args.emb_dim, "crop": args.crop, "dropout": args.dropout,
+            "blocks": args.blocks, "stem_stride": args.stem_stride}
+    init_state, init_info = _initial_weights(args.init, arch) if args.init else (None, None)
     with distributed(use_cuda=args.device != "cpu") as dist_info:
         seed_everything(args.seed)
-        arch = {"widths": list(args.widths), "emb_dim": args.emb_dim, "crop": args.crop, "dropout": args.dropout,
-                "blocks": args.blocks, "stem_stride": args.stem_stride}
         model = FaceNet(**arch)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        train_set = TensorDataset(torch.from_numpy(xtr), torch.from_numpy(ytr))
+        transform = lambda xb, gen: augment(xb, gen, crop=args.crop, device=dist_info.device)  # noqa: E731
+        if offline:
+            train_set = _offline_views(teacher, args, xtr, ytr, dist_info)
+            transform, teacher = _mirror_some, None
         per_class = torch.from_numpy(class_weights(ytr, len(MOODS), args.class_weight_power))
         loss_fn = torch.nn.CrossEntropyLoss(weight=per_class.to(dist_info.device),
                                             label_smoothing=args.label_smoothing)
-        if teacher is not None:
+        if teacher_info:
             loss_fn = distillation_loss(loss_fn, args.distill_weight, args.distill_temperature)
         config = TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
@@ -264,10 +285,8 @@ def run(args: argparse.Namespace) -> int:
                   f"on {dist_info.device.type}; {len(teacher_info)} teacher(s); "
                   f"class weights {dict(zip(MOODS, [round(float(w), 2) for w in per_class]))}", flush=True)
         result = fit(
-            model, TensorDataset(torch.from_numpy(xtr), torch.from_numpy(ytr)),
-            TensorDataset(torch.from_numpy(xva), torch.from_numpy(yva)), loss_fn, list(MOODS), config, dist_info,
-            batch_transform=lambda xb, gen: augment(xb, gen, crop=args.crop, device=dist_info.device),
-            teacher=teacher,
+            model, train_set, TensorDataset(torch.from_numpy(xva), torch.from_numpy(yva)), loss_fn, list(MOODS),
+            config, dist_info, batch_transform=transform, teacher=teacher,
         )
         if not dist_info.is_main:
             return 0
@@ -284,8 +303,9 @@ def run(args: argparse.Namespace) -> int:
                 "val (PublicTest) for epoch selection, test (PrivateTest) reported once",
         "train_size": int(len(xtr)),
         "teachers": teacher_info,
-        "distill": ({"weight": args.distill_weight, "temperature": args.distill_temperature}
-                    if teacher is not None else None),
+        "distill": ({"weight": args.distill_weight, "temperature": args.distill_temperature,
+                     "views": args.teacher_views or "every batch"} if teacher_info else None),
+        "init": init_info,
         "device": dist_info.device.type,
         "seed": args.seed,
         "epochs": args.epochs,
@@ -321,6 +341,58 @@ def run(args: argparse.Namespace) -> int:
         if name in meta["metrics"]:
             print(format_report(meta["metrics"][name], f"{name} split"))
     return 0
+
+
+def _initial_weights(path: Path, arch: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trained face model's weights to fine-tune from, refused unless its architecture is the one asked for."""
+    from moodmusic.cli import UserError
+    from moodmusic.recognition.checkpoint import CheckpointError
+    from moodmusic.recognition.face_expert import FaceExpert
+
+    try:
+        expert = FaceExpert.load(path)
+    except (CheckpointError, FileNotFoundError, OSError) as exc:
+        raise UserError(f"cannot start from {path}: {exc}") from None
+    theirs = {k: expert.net.config[k] for k in arch}
+    if theirs != arch:
+        raise UserError(f"--init {path} has architecture {theirs}, this run asks for {arch}")
+    info = {"path": str(path), "val": expert.meta.get("metrics", {}).get("val_single"),
+            "command": expert.meta.get("command")}
+    return expert.net.state_dict(), info
+
+
+def _offline_views(teacher, args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, dist_info):
+    """The training set of offline distillation: (views, labels, teacher logits), rank 0 computing the cache."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from moodmusic.moods import MOODS
+    from moodmusic.training.distributed import barrier
+    from moodmusic.training.teacher_views import teacher_views
+
+    cache = Path(args.run_dir) / "teacher_views"
+
+    def compute(verbose: bool):
+        return teacher_views(teacher, args.teacher, xtr, len(MOODS), args.teacher_views, args.seed, args.crop,
+                             cache, verbose=verbose)
+
+    if dist_info.is_main:
+        torch.set_num_threads(args.threads)
+        views, logits = compute(not args.no_progress)
+    barrier()
+    if not dist_info.is_main:  # the cache is complete now: this only reads it
+        views, logits = compute(False)
+    labels = np.tile(ytr, args.teacher_views)
+    return TensorDataset(torch.from_numpy(views), torch.from_numpy(labels), torch.from_numpy(logits))
+
+
+def _mirror_some(xb, gen):
+    """Stored uint8 views -> float crops, half of them mirrored (the teacher's answer is mirror-invariant)."""
+    import torch
+
+    x = xb.float().unsqueeze(1)
+    flip = (torch.rand(len(x), generator=gen) < 0.5).view(-1, 1, 1, 1)
+    return torch.where(flip, x.flip(-1), x)
 
 
 def _subset(x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:

@@ -185,7 +185,8 @@ def fit(
 
     With a `teacher` (a frozen model that sees the very same augmented batch:
     distillation by function matching), `loss_fn` also receives the
-    teacher's logits.
+    teacher's logits. A `train` set with a third tensor carries stored
+    teacher logits per example instead (offline distillation).
     """
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -212,6 +213,7 @@ def fit(
                              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
 
     x_train, y_train = train.tensors[0], train.tensors[1]
+    stored_targets = train.tensors[2] if len(train.tensors) > 2 else None
     sampler = DistributedSampler(train, num_replicas=dist_info.world_size, rank=dist_info.rank,
                                  shuffle=True, seed=config.seed, drop_last=True)
     steps_per_epoch = len(sampler) // config.batch_size
@@ -278,12 +280,14 @@ def fit(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = _logits(net(xb))
-                if teacher is None:
-                    loss = loss_fn(logits.float(), yb)
-                else:
+                if teacher is not None:
                     with torch.no_grad():
                         target = _logits(teacher(xb)).float()
                     loss = loss_fn(logits.float(), yb, target)
+                elif stored_targets is not None:
+                    loss = loss_fn(logits.float(), yb, stored_targets[idx].to(device).float())
+                else:
+                    loss = loss_fn(logits.float(), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:

@@ -175,7 +175,7 @@ def test_a_student_distils_from_a_trained_teacher_end_to_end(tmp_path):
                  "--emb-dim", "16", "--teacher", str(teacher), "--distill-weight", "0.5",
                  "--test-time-flip", "never"]) == 0
     _, meta = load_checkpoint(student, kind="face")
-    assert meta["teachers"][0]["arch"]["blocks"] == 2 and meta["distill"] == {"weight": 0.5, "temperature": 2.0}
+    assert meta["teachers"][0]["arch"]["blocks"] == 2 and meta["distill"] == {"weight": 0.5, "temperature": 2.0, "views": "every batch"}
     assert meta["flip_average"] is False and "--teacher" in meta["command"]
     assert np.isfinite(meta["history"][0]["train_loss"])
     probs, _ = FaceExpert.load(student).predict(tiny_faces(3)[0])
