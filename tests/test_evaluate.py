@@ -97,6 +97,26 @@ def test_the_card_names_data_licenses_limits_and_the_fusion_caveat(tmp_path):
     assert render_markdown(card) == md
 
 
+def test_the_card_says_how_a_fine_tuned_face_expert_was_made():
+    m = classification_metrics([0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 4], MOODS)
+    teacher = {"arch": {"widths": [64, 128, 256], "blocks": 2}, "val": m, "command": "train face --blocks 2"}
+
+    def face(meta):
+        return render_markdown({"face": {"test": m, "meta": {"arch": {"widths": [32, 64, 128]},
+                                                            "teachers": [teacher], **meta}}})
+
+    online = face({"distill": {"weight": 0.7, "temperature": 2.0}, "command": "train face --teacher t.pt"})
+    assert "the same augmented batch shown to teacher and student" in online
+    assert "Trained with `train face --teacher t.pt`" in online and "Starting point" not in online
+    tuned = face({"distill": {"weight": 0.9, "temperature": 2.0, "views": 2},
+                  "init": {"path": "runs/face_student.pt", "val": m, "command": "train face --out runs/face_student.pt"},
+                  "command": "train face --init runs/face_student.pt --teacher-views 2"})
+    assert "answering 2 fixed augmented views of each training image once" in tuned
+    assert (f"Starting point (val accuracy {100 * m['accuracy']:.1f}%), written to `runs/face_student.pt`: "
+            "`train face --out runs/face_student.pt`") in tuned
+    assert "Fine-tuned with `train face --init runs/face_student.pt --teacher-views 2`" in tuned
+
+
 def test_confusion_images_are_small_real_pngs(tmp_path):
     m = classification_metrics([0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 5, 5], MOODS)
     path = confusion_png(m["confusion_matrix"], "test", tmp_path / "cm.png")
