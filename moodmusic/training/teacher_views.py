@@ -92,6 +92,8 @@ def compute_view(images: np.ndarray, labels_dim: int, answer: Callable[[Any], An
                     "logits": torch.from_numpy(logits)}, tmp)
         tmp.replace(path)
 
+    if done == n:  # the whole view was cached
+        return views, logits
     last_save = time.monotonic()
     x_all = torch.from_numpy(np.ascontiguousarray(images))
     while done < n:

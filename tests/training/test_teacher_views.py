@@ -44,6 +44,9 @@ def test_an_interrupted_view_resumes_to_the_same_result(tmp_path):
                                            progress=lambda done, n: calls.append(done))
     assert calls == [512, 600]  # only the missing chunks were computed
     assert np.array_equal(resumed, whole) and np.allclose(resumed_logits, whole_logits, atol=1e-5)
+    stamp = path.stat().st_mtime_ns
+    again, _ = compute_view(images, 6, answer, 0, 0, 40, path, key, progress=lambda done, n: calls.append(done))
+    assert np.array_equal(again, whole) and calls == [512, 600] and path.stat().st_mtime_ns == stamp  # read, not redone
 
     # another view is other pictures; a cache made under another key is not reused
     other, _ = compute_view(images, 6, answer, 0, 1, 40, None, cache_key(["abc"], images, 0, 1, 40))
