@@ -5,13 +5,20 @@ threads; `watch` only polls `session.snapshot()` and calls `on_change` when
 what the engine shows changes: a new mood, or, while there is none, a new
 state ("no face", "silence", "no signal"). It returns a summary: how long it
 ran, how long each mood was shown, the engine's counters and why it stopped.
-Ctrl-C ends it cleanly with the summary, not a traceback.
+Ctrl-C ends it cleanly with the summary, not a traceback: while watching,
+Ctrl-C only sets a flag the loop polls. A KeyboardInterrupt raised wherever
+the main thread happens to be can land between a lock's acquire and the
+`with` block that would release it (CPython bpo-29988), and the summary's
+own `snapshot()` then waits on that lock for ever.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from moodmusic.live.session import Evidence, LiveSession, Snapshot
@@ -88,6 +95,20 @@ class Summary:
                 f"{c.get('errors', 0)} errors")
 
 
+@contextmanager
+def ctrl_c_flag() -> Iterator[threading.Event]:
+    """An Event that Ctrl-C sets instead of raising, while the block runs (main thread only; elsewhere never set)."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def watch(
     session: LiveSession,
     on_change: Callable[[MoodChange], None],
@@ -104,28 +125,32 @@ def watch(
     shown: str | None = None
     current_mood: str | None = None
     try:
-        while True:
-            now = clock()
-            snap = session.snapshot()
-            if current_mood is not None:
-                summary.moods[current_mood] = summary.moods.get(current_mood, 0.0) + (now - last_t)
-            last_t, current_mood = now, snap.mood
-            change = MoodChange(now - start, snap)
-            if change.label != shown:
-                shown = change.label
-                summary.changes += 1
-                on_change(change)
-            if seconds is not None and now - start >= seconds:
-                summary.stopped_by = "time"
-                break
-            if until is not None and until():
-                summary.stopped_by = "source ended"
-                break
-            if on_tick is not None and on_tick():
-                summary.stopped_by = "closed"
-                break
-            sleep(poll)
-    except KeyboardInterrupt:
+        with ctrl_c_flag() as interrupted:
+            while True:
+                now = clock()
+                snap = session.snapshot()
+                if current_mood is not None:
+                    summary.moods[current_mood] = summary.moods.get(current_mood, 0.0) + (now - last_t)
+                last_t, current_mood = now, snap.mood
+                change = MoodChange(now - start, snap)
+                if change.label != shown:
+                    shown = change.label
+                    summary.changes += 1
+                    on_change(change)
+                if interrupted.is_set():
+                    summary.stopped_by = "interrupted"
+                    break
+                if seconds is not None and now - start >= seconds:
+                    summary.stopped_by = "time"
+                    break
+                if until is not None and until():
+                    summary.stopped_by = "source ended"
+                    break
+                if on_tick is not None and on_tick():
+                    summary.stopped_by = "closed"
+                    break
+                sleep(poll)
+    except KeyboardInterrupt:  # raised by a callback, or Ctrl-C off the main thread: still a clean summary
         summary.stopped_by = "interrupted"
     summary.seconds = clock() - start
     summary.last = shown
