@@ -6,7 +6,8 @@ so the app still runs on whatever modality it has.
 
 `recognition` does not import `audio` or `vision`, so the caller passes the
 feature versions its feature code computes (e.g. `moodmusic.audio.FEATURE_VERSION`)
-and a model trained on other features is refused; None skips that check.
+and the version of speaker normalisation it can apply (`moodmusic.audio.speaker.VERSION`);
+a model trained on other features or another normalisation is refused; None skips that check.
 
 >>> import tempfile
 >>> e = load_experts(tempfile.mkdtemp())
@@ -89,6 +90,7 @@ def load_experts(
     models_dir: str | Path,
     face_feature_version: str | None = None,
     voice_feature_version: str | None = None,
+    speaker_version: str | None = None,
 ) -> Experts:
     """Load the face expert, the voice expert and (if present) the AVFusion model from `models_dir`."""
     models_dir = Path(models_dir)
@@ -102,7 +104,13 @@ def load_experts(
     def voice_loader() -> object:
         from moodmusic.recognition.voice_expert import VoiceExpert
 
-        return VoiceExpert.load(models_dir / VOICE_FILE, feature_version=voice_feature_version)
+        expert = VoiceExpert.load(models_dir / VOICE_FILE, feature_version=voice_feature_version)
+        norm = expert.meta.get("speaker_norm")
+        if speaker_version and norm and norm.get("version") != speaker_version:
+            raise CheckpointError(f"{models_dir / VOICE_FILE} reads voice features with speaker normalisation "
+                                  f"{norm.get('version')!r}, this code applies {speaker_version!r}; retrain it "
+                                  f"(python -m moodmusic train voice)")
+        return expert
 
     def fusion_loader() -> object:
         from moodmusic.recognition.avfusion import AVFusionModel

@@ -63,6 +63,19 @@ def test_a_model_for_other_features_is_refused_with_the_remedy(tmp_path, feature
     assert any("voice-v0" in p and "retrain" in p for p in experts.problems)
 
 
+def test_a_voice_model_normalised_by_other_code_is_refused_with_the_remedy(tmp_path, features):
+    """Otherwise the app would meet the unknown normalisation only when a session starts, as a traceback."""
+    net = VoiceNet(features.shape[1])
+    norm = {"version": "speaker-v0", "mean": [0.0] * features.shape[1], "var": [1.0] * features.shape[1],
+            "weight": 128.0, "memory": 128.0}
+    VoiceExpert(net, {"kind": VOICE_KIND, "classes": list(MOODS), "feature_version": FEATURE_VERSION,
+                      "arch": net.config, "speaker_norm": norm}).save(tmp_path / "voice_expert.pt")
+    experts = load_experts(tmp_path, voice_feature_version=FEATURE_VERSION, speaker_version="speaker-v1")
+    assert experts.voice is None and experts.voice_norm is None
+    assert any("speaker-v0" in p and "retrain" in p for p in experts.problems)
+    assert load_experts(tmp_path, voice_feature_version=FEATURE_VERSION).voice is not None  # None: not checked
+
+
 def test_a_fusion_model_for_another_face_expert_is_refused(tmp_path):
     face_file = ROOT / "models" / "face_expert.pt"
     if not face_file.is_file():
