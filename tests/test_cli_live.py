@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_live import place
+from moodmusic.bench.live import place
 from moodmusic.samples import make_clip
 from moodmusic.cli import main
 from moodmusic.live.sources import local

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     out["rss_total_mb"] = _rss_mb()  # the whole process: pipelines + torch + models
 
     if args.glass is not None:
-        from moodmusic.bench_live import glass_to_mood, summary
+        from moodmusic.bench.live import glass_to_mood, summary
 
         if len(args.glass) not in (0, 2):
             raise UserError("--glass takes no photos (the built-in faces) or exactly two")
@@ -159,12 +159,12 @@ def run(args: argparse.Namespace) -> int:
         out.update(summary(glass_to_mood(faces=faces, experts=experts, hold=4.0)))
 
     if args.sessions:
-        from moodmusic.bench_browser import measure_sessions
+        from moodmusic.bench.browser import measure_sessions
 
         out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps,
                                     client=args.client))
     elif args.live:
-        from moodmusic.bench_browser import glass_in_browser, measure
+        from moodmusic.bench.browser import glass_in_browser, measure
 
         out.update(measure())
         out.update(glass_in_browser())  # the fake camera swaps faces every 4 s; delays to the page's mood
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{key:<24}{value!s:>10}")
         print("targets: face_ms_p50 <= 5 (tracking), face_detect_ms_p50 <= 8, audio_ms_p50 <= 5, rss_mb <= 400 (pipelines)")
         if "live_sessions" in out:
-            from moodmusic.bench_browser import sessions_table
+            from moodmusic.bench.browser import sessions_table
 
             print()
             print(sessions_table(out))

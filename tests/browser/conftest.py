@@ -1,6 +1,6 @@
 """A real app server on loopback and a real Chromium with fake camera/microphone fed from real media.
 
-The same helpers drive `bench --live` (moodmusic.bench_browser), so the test
+The same helpers drive `bench --live` (moodmusic.bench.browser), so the test
 and the benchmark see the page the same way.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_browser import CHROMIUM, chromium_args, free_port, start_app, write_speech_wav, write_y4m
+from moodmusic.bench.browser import CHROMIUM, chromium_args, free_port, start_app, write_speech_wav, write_y4m
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from moodmusic.bench_browser import glass_in_browser
+from moodmusic.bench.browser import glass_in_browser
 
 pytestmark = pytest.mark.browser
 

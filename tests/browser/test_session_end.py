@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from moodmusic.bench_browser import CHROMIUM, MOOD_TEXT, chromium_args, free_port, start_app
+from moodmusic.bench.browser import CHROMIUM, MOOD_TEXT, chromium_args, free_port, start_app
 from moodmusic.live.session import VOICE_THREAD, EngineConfig
 from tests.live.conftest import wait_for
 

@@ -11,7 +11,7 @@ import pytest
 
 from moodmusic import samples
 from tests.live.conftest import wait_for
-from moodmusic.bench_live import place
+from moodmusic.bench.live import place
 from moodmusic.samples import make_clip
 from moodmusic.config import load_settings
 from moodmusic.live.session import EngineConfig, LiveSession
@@ -105,7 +105,7 @@ def test_files_that_cannot_play_say_why(tmp_path):
 
 
 def test_glass_to_mood_times_a_face_appearing_changing_and_leaving(experts):
-    from moodmusic.bench_live import glass_to_mood, summary
+    from moodmusic.bench.live import glass_to_mood, summary
 
     result = glass_to_mood(hold=2.5, experts=experts, config=EngineConfig(forget_after=1.0))
     assert result["mood_a"] in MOODS and result["mood_b"] in MOODS

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench_live import place
+from moodmusic.bench.live import place
 from moodmusic.config import load_settings
 from moodmusic.live.session import VOICE_THREAD, LiveSession
 from moodmusic.live.sources.file import FilePlayer

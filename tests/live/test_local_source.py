@@ -14,7 +14,7 @@ import pytest
 
 from moodmusic import samples
 from tests.live.conftest import install_file_microphone, wait_for
-from moodmusic.bench_live import place
+from moodmusic.bench.live import place
 from moodmusic.samples import make_clip
 from moodmusic.live.session import EngineConfig, LiveSession
 from moodmusic.live.sources import local

@@ -1,4 +1,4 @@
-"""The live page over real WebRTC on loopback, without a browser: `bench_rtc`'s headless visitor.
+"""The live page over real WebRTC on loopback, without a browser: `bench.rtc`'s headless visitor.
 
 It starts the app (`streamlit run app.py`), opens a session over Streamlit's
 websocket, offers a real aiortc stream of the sample face and speech through
@@ -9,7 +9,7 @@ server must show a mood and process video and audio from it. This is what
 
 from __future__ import annotations
 
-from moodmusic.bench_rtc import run_sessions
+from moodmusic.bench.rtc import run_sessions
 
 
 def test_a_headless_visitor_gets_a_mood_and_the_server_processes_its_media():

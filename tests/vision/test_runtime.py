@@ -169,7 +169,7 @@ def test_each_tracker_owns_its_interpreter_and_threads_do_not_mix(monkeypatch):
 
 def test_litert_inference_lets_other_python_threads_run(monkeypatch):
     """The live page runs media threads beside Streamlit: inference must release the GIL."""
-    from moodmusic.vision.bench import gil_report
+    from moodmusic.bench.vision import gil_report
 
     monkeypatch.delenv(rt.RUNTIME_ENV, raising=False)
     report = gil_report(seconds=0.5)
@@ -184,7 +184,7 @@ def test_bench_names_the_runtime_and_refuses_a_bad_switch_without_a_traceback(tm
     proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--json", "--iterations", "20"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "MOODMUSIC_VISION_RUNTIME" in proc.stderr and "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "moodmusic.vision.bench", "-n", "20", "--compare", "--spread", "2"],
+    proc = subprocess.run([sys.executable, "-m", "moodmusic.bench.vision", "-n", "20", "--compare", "--spread", "2"],
                           cwd=ROOT, env={**env, "MOODMUSIC_VISION_RUNTIME": "opencv"},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""How fast is the face pipeline here? `python -m moodmusic.vision.bench`
+"""How fast is the face pipeline here? `python -m moodmusic.bench.vision`
 
 Times `FaceTracker.process` on the astronaut portrait placed in a 640x480
 frame (scikit-image's public-domain test photo), one thread, as the live

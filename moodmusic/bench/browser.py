@@ -408,13 +408,13 @@ def measure_sessions(
     """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry.
 
     `capture_fps`: run the app with MOODMUSIC_CAPTURE_FPS, so each browser sends at most that many frames.
-    `client`: "chromium" (browser contexts) or "aiortc" (headless visitors, `bench_rtc`: they cost
+    `client`: "chromium" (browser contexts) or "aiortc" (headless visitors, `bench.rtc`: they cost
     this machine a fraction of a browser tab, so more of it is left to the server).
     """
     if client == "aiortc":
-        from moodmusic import bench_rtc
+        from moodmusic.bench import rtc
 
-        runs = [bench_rtc.run_sessions(n, seconds=seconds) for n in counts]
+        runs = [rtc.run_sessions(n, seconds=seconds) for n in counts]
         return {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps), "live_client": "aiortc"}
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
@@ -592,7 +592,7 @@ def glass_in_browser(hold: float = 4.0, seconds: float = 26.0) -> dict:
     import soundfile as sf
     from playwright.sync_api import sync_playwright
 
-    from moodmusic.bench_live import default_faces, place
+    from moodmusic.bench.live import default_faces, place
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")

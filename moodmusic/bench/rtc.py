@@ -18,7 +18,7 @@ and streams real media with aiortc, at a fraction of a tab's cost:
   asks for (`AutoRerun`), with the same widget states, as the page does.
 
 `bench --live --sessions 1 2 4 --client aiortc` runs it; `run_sessions` gives
-the same figures as `bench_browser.run_sessions`, plus the client's own CPU.
+the same figures as `bench.browser.run_sessions`, plus the client's own CPU.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from moodmusic import samples
-from moodmusic.bench_browser import (
+from moodmusic.bench.browser import (
     ENGINE_LOG_ENV,
     MOOD_TEXT,
     EngineLog,

@@ -18,7 +18,7 @@ change. Other photos can be passed (`faces=(a, b)`, paths or BGR arrays); when
 both read as the same mood, `switch_s` is None with a note saying so. The last
 blank lasts long enough for the engine to forget the face (`forget_after`).
 
-Run: `python -m moodmusic.bench_live [A.jpg B.jpg]`.
+Run: `python -m moodmusic.bench.live [A.jpg B.jpg]`.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def summary(result: dict) -> dict:
     return {f"glass_{k}": result.get(k) for k in keys}
 
 
-if __name__ == "__main__":  # python -m moodmusic.bench_live [A.jpg B.jpg]
+if __name__ == "__main__":  # python -m moodmusic.bench.live [A.jpg B.jpg]
     import json
     import sys
 

@@ -1,4 +1,4 @@
-"""Timing of the voice pipeline's per-hop work on this machine: `python -m moodmusic.audio.bench`.
+"""Timing of the voice pipeline's per-hop work on this machine: `python -m moodmusic.bench.audio`.
 
 Speed is measured here, not asserted in tests. Prints p50/p90 of each step on
 real speech (the committed espeak-ng fixtures, or any audio files given).

@@ -1,0 +1,8 @@
+"""Benchmarks: how fast and how heavy moodmusic is here, measured rather than asserted in tests.
+
+One module per thing measured: `vision` (the face pipeline), `audio` (the
+voice pipeline's per-hop work), `live` (the engine alone, glass-to-mood),
+`browser` (the live page in Chromium), `rtc` (headless aiortc visitors); the
+process meters they share are in `meters`. Only `moodmusic.commands` imports
+this package; a benchmark may import anything in the library.
+"""
