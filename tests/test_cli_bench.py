@@ -45,10 +45,10 @@ def test_thread_meter_tells_the_engine_threads_cpu_apart():
     import threading
     import time
 
-    from moodmusic.bench.browser import _ThreadCpuMeter
+    from moodmusic.bench.meters import ThreadCpuMeter
     from moodmusic.live.session import VIDEO_THREAD, name_os_thread
 
-    meter = _ThreadCpuMeter(os.getpid())
+    meter = ThreadCpuMeter(os.getpid())
     stop = threading.Event()
 
     def work() -> None:

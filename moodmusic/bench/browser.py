@@ -17,31 +17,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from moodmusic import samples
-from moodmusic.config import ROOT
-from moodmusic.live.session import VIDEO_THREAD, VOICE_THREAD
-from moodmusic.moods import MOODS
+from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
+from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, free_port, parse_status, start_app
+from moodmusic.bench.report import EngineLog, run_summary, sessions_per_core, summarise_session
 
-MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_y4m(path: Path, frame_bgr: np.ndarray, seconds: float = 4.0, fps: int = 30) -> Path:
@@ -66,183 +54,13 @@ def write_speech_wav(path: Path) -> Path:
 
 
 def chromium_args(video: Path, audio: Path) -> list[str]:
+    """Headless Chromium whose fake camera and microphone play `video` (y4m) and `audio` (wav), looped."""
     return [
         "--headless=new", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}",
         f"--use-file-for-fake-audio-capture={audio}", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
     ]
-
-
-def start_app(
-    home: Path, port: int, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
-) -> subprocess.Popen:
-    """`streamlit run app.py` on loopback with its own home; returns once it answers its health check.
-
-    It runs in `home`, so the repository's .streamlit/config.toml is not read:
-    the settings that matter for speed are passed on the command line.
-    """
-    env = dict(os.environ, MOODMUSIC_HOME=str(home), HOME=str(home), **(extra_env or {}))
-    for name in drop:
-        env.pop(name, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--runner.postScriptGC", "false"],
-        cwd=home, env=env, stdout=open(home / "server.log", "wb"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the app did not start: " + (home / "server.log").read_text()[-1500:])
-
-
-def _stat_cpu_seconds(stat: Path) -> float:
-    """User + system CPU time from a /proc `stat` file, of a process or one of its threads (0 once gone)."""
-    try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-ENGINE_LOG_ENV = {"MOODMUSIC_ENGINE_LOG_SECONDS": "2"}  # the app server logs each engine's rates (live/engine_log)
-
-
-class EngineLog:
-    """The engine-rate lines the app server writes to its log from now on (what the server did, page or not)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
-
-    def engines(self) -> list[dict[str, float]]:
-        """Each engine's median rates over the lines since this was made, busiest first."""
-        from moodmusic.live.engine_log import parse_line
-
-        try:
-            text = self.path.read_bytes()[self.offset:].decode("utf-8", "replace")
-        except OSError:
-            return []
-        by_engine: dict[str, list[dict]] = {}
-        for line in text.splitlines():
-            r = parse_line(line)
-            if r is not None:
-                by_engine.setdefault(r["engine"], []).append(r)
-        out = []
-        for rows in by_engine.values():
-            keys = ("video_in_fps", "video_fps", "video_late_fps", "audio_fps", "audio_late_fps", "voice_hops_per_s")
-            out.append({k: _median([row[k] for row in rows]) for k in keys} | {"lines": len(rows)})
-        return sorted(out, key=lambda e: -e["video_fps"])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (0 once it is gone)."""
-    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _tree(root: int) -> set[int]:
-    """`root` and every process below it, from /proc (Chromium runs as a tree of processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(children.get(pid, ()))
-    return found
-
-
-class _CpuMeter:
-    """CPU cores used by a set of processes over a window; processes born inside it count in full."""
-
-    def __init__(self, pids: Callable[[], set[int]]) -> None:
-        self.pids = pids
-        self.t0 = time.monotonic()
-        self.start = {pid: _cpu_seconds(pid) for pid in pids()}
-
-    def cores(self) -> float:
-        end = {pid: _cpu_seconds(pid) for pid in self.pids()}
-        used = sum(max(0.0, t - self.start.get(pid, 0.0)) for pid, t in end.items())
-        return used / max(1e-6, time.monotonic() - self.t0)
-
-
-class _ThreadCpuMeter:
-    """CPU cores used by one process's threads over a window, by OS thread name (`comm`).
-
-    The engine names its own threads (moodmusic-video, moodmusic-voice), so
-    this splits a session's server CPU into the engine's work and the rest
-    (aiortc's loop, codecs and Streamlit). Threads born inside the window count in full.
-    """
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.t0 = time.monotonic()
-        self.start = self._threads()
-
-    def _threads(self) -> dict[int, tuple[str, float]]:
-        out = {}
-        task = Path(f"/proc/{self.pid}/task")
-        try:
-            tids = [int(t.name) for t in task.iterdir()]
-        except OSError:
-            return out
-        for tid in tids:
-            try:
-                name = (task / str(tid) / "comm").read_text().strip()
-            except OSError:  # the thread ended meanwhile
-                continue
-            out[tid] = (name, _stat_cpu_seconds(task / str(tid) / "stat"))
-        return out
-
-    def cores_by_name(self) -> dict[str, float]:
-        seconds = max(1e-6, time.monotonic() - self.t0)
-        used: dict[str, float] = {}
-        for tid, (name, t) in self._threads().items():
-            before = self.start.get(tid, (name, 0.0))[1]
-            used[name] = used.get(name, 0.0) + max(0.0, t - before) / seconds
-        return used
-
-
-def parse_status(text: str) -> dict[str, float] | None:
-    """The live page's status line as numbers, or None when it is not showing."""
-    fields = {
-        "video_fps": r"video (\d+) fps processed", "video_in_fps": r"fps processed of (\d+)",
-        "audio_fps": r"audio (\d+) frames/s", "latency_ms": r"latency (\d+) ms",
-    }
-    out = {}
-    for key, pattern in fields.items():
-        m = re.search(pattern, text)
-        if m is None:
-            return None
-        out[key] = float(m.group(1))
-    return out
-
-
-def _median(values: list[float]) -> float:
-    return round(float(np.median(values)), 1) if values else 0.0
 
 
 def run_sessions(
@@ -307,11 +125,11 @@ def run_sessions(
                 for i in pending:
                     sessions[i]["error"] = f"no mood within {start_timeout:.0f} s"
                 time.sleep(settle)
-                server_cpu = _CpuMeter(lambda: _tree(server.pid))
-                server_threads = _ThreadCpuMeter(server.pid)
+                server_cpu = CpuMeter(lambda: process_tree(server.pid))
+                server_threads = ThreadCpuMeter(server.pid)
                 me = os.getpid()
-                browser_cpu = _CpuMeter(lambda: _tree(me) - _tree(server.pid) - {me})
-                rss0 = _rss_mb(server.pid)
+                browser_cpu = CpuMeter(lambda: process_tree(me) - process_tree(server.pid) - {me})
+                rss0 = rss_mb(server.pid)
                 engine_log = EngineLog(home / "server.log")
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < seconds:
@@ -327,7 +145,7 @@ def run_sessions(
                     time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
                 server_cores, browser_cores = server_cpu.cores(), browser_cpu.cores()
                 by_thread = server_threads.cores_by_name()
-                rss1 = _rss_mb(server.pid)
+                rss1 = rss_mb(server.pid)
                 engines = engine_log.engines()
                 browser.close()
         finally:
@@ -339,66 +157,6 @@ def run_sessions(
             s["error"] += f" (the page crashed: {crashed[s['session'] - 1]})"
     return run_summary(sessions, seconds, server_cores, by_thread, (rss0, rss1), engines,
                        browser_cpu_cores=round(browser_cores, 2))
-
-
-def summarise_session(session: dict, readings: list[dict[str, float]]) -> None:
-    """Fill in a session's figures from its status-line readings: medians, the worst latency, how many."""
-    for key in ("video_fps", "video_in_fps", "audio_fps", "latency_ms"):
-        session[key] = _median([r[key] for r in readings])
-    session["latency_max_ms"] = max((r["latency_ms"] for r in readings), default=0.0)
-    session["readings"] = len(readings)
-    if session["error"] is None and not readings:
-        session["error"] = "no status line"
-
-
-def run_summary(
-    sessions: list[dict], seconds: float, server_cores: float, by_thread: dict[str, float],
-    rss_mb: tuple[float, float], engines: list[dict[str, float]], **load: float,
-) -> dict:
-    """One run's figures, as `bench --live --sessions` reports them; `load`: what the load generator used.
-
-    `per_session` is what each page showed (its status line); `engines` is
-    what the server's engines did in the same window, from its log. They
-    differ when the server is too busy to get the pages their updates.
-    """
-    n = len(sessions)
-    return {
-        "sessions": n,
-        "failed": sum(s["error"] is not None for s in sessions),
-        "server_cpu_cores": round(server_cores, 2),
-        "server_cpu_per_session": round(server_cores / n, 2),
-        # all sessions' engine threads (named by the engine); the rest is aiortc's loop and codecs and Streamlit
-        "server_cpu_video_cores": round(by_thread.get(VIDEO_THREAD[:15], 0.0), 2),
-        "server_cpu_voice_cores": round(by_thread.get(VOICE_THREAD[:15], 0.0), 2),
-        **load,
-        "server_rss_mb": [round(rss_mb[0]), round(rss_mb[1])],
-        "seconds": seconds,
-        "per_session": sessions,
-        "engines": engines,
-    }
-
-
-def sessions_per_core(runs: list[dict], min_fps: float) -> dict | None:
-    """How many sessions one server core carries at >= `min_fps` processed, from measured runs only.
-
-    Takes the heaviest run in which every session started and every session's
-    median processed fps met the bar, and divides its sessions by the server
-    cores it used. None when no run met the bar.
-    """
-    good = [
-        r for r in runs
-        if r["failed"] == 0 and r["server_cpu_cores"] > 0
-        and min(s["video_fps"] for s in r["per_session"]) >= min_fps
-    ]
-    if not good:
-        return None
-    best = max(good, key=lambda r: r["sessions"])
-    return {
-        "min_fps": min_fps,
-        "sessions_per_core": round(best["sessions"] / best["server_cpu_cores"], 2),
-        "measured_with": best["sessions"],
-        "server_cpu_cores": best["server_cpu_cores"],
-    }
 
 
 def measure_sessions(
@@ -427,71 +185,6 @@ def measure_sessions(
     if capture_fps is not None:
         out["live_capture_fps"] = capture_fps
     return out
-
-
-def _session_status(s: dict, aiortc: bool) -> str:
-    if s["error"]:
-        return s["error"]
-    if aiortc and s.get("status_updates_per_s", 1.0) == 0:
-        return "the page got no status updates (see the engines below)"
-    if s["video_fps"] == 0:
-        return "ran, but no video processed"
-    return "ok" if s["audio_fps"] > 0 else "ran, but no audio"
-
-
-def sessions_table(result: dict) -> str:
-    """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
-    runs = result["live_sessions"]
-    aiortc = result.get("live_client") == "aiortc"
-    lines = [
-        ("live sessions: one app server, N headless aiortc visitors (sample face 30 fps + speech), all on this machine"
-         if aiortc else "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine")
-        + (f"; cameras at most {result['live_capture_fps']:g} fps" if result.get("live_capture_fps") else ""),
-        f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
-        f"{'latency ms':>11} {'max':>5}" + (f" {'page updates/s':>18}" if aiortc else "") + "  status",
-    ]
-    for r in runs:
-        for s in r["per_session"]:
-            first = f"{s['first_mood_s']:.1f} s" if s["first_mood_s"] is not None else "-"
-            lines.append(
-                f"{r['sessions']:>2} {s['session']:>2} {first:>10} {s['video_fps']:>10.0f} {s['video_in_fps']:>6.0f} "
-                f"{s['audio_fps']:>8.0f} {s['latency_ms']:>11.0f} {s['latency_max_ms']:>5.0f}"
-                + (f" {s.get('mood_updates_per_s', 0.0):>6.1f} mood {s.get('status_updates_per_s', 0.0):>3.1f} st"
-                   if aiortc else "")
-                + "  " + _session_status(s, aiortc)
-            )
-    lines.append("")
-    lines.append("the same windows as the server's engines saw them (its log), busiest first:")
-    lines.append(f"{'N':>2} {'video in/s':>11} {'read/s':>7} {'late/s':>7} {'audio/s':>8} {'voice hops/s':>13}")
-    for r in runs:
-        for e in r.get("engines", []):
-            lines.append(
-                f"{r['sessions']:>2} {e['video_in_fps']:>11.1f} {e['video_fps']:>7.1f} {e['video_late_fps']:>7.1f} "
-                f"{e['audio_fps']:>8.1f} {e['voice_hops_per_s']:>13.1f}"
-            )
-        if not r.get("engines"):
-            lines.append(f"{r['sessions']:>2} (no engine lines in the server's log)")
-    lines.append("")
-    lines.append(
-        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "
-        f"{'visitors CPU' if aiortc else 'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
-    )
-    for r in runs:
-        rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
-        lines.append(
-            f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
-            f"{r.get('server_cpu_video_cores', 0.0):>12.2f} {r.get('server_cpu_voice_cores', 0.0):>14.2f} "
-            f"{r.get('client_cpu_cores', 0.0) if aiortc else r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
-        )
-    carry = result.get("live_carry")
-    if carry:
-        lines.append(
-            f"sessions one server core carries at >= {carry['min_fps']:g} fps processed: "
-            f"{carry['sessions_per_core']:.2f} (measured with {carry['measured_with']} sessions using {carry['server_cpu_cores']:.2f} cores)"
-        )
-    else:
-        lines.append("sessions one server core carries: no run had every session at the fps bar")
-    return "\n".join(lines)
 
 
 def measure(seconds: float = 20.0) -> dict:

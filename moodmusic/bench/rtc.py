@@ -39,20 +39,9 @@ from typing import Any
 import numpy as np
 
 from moodmusic import samples
-from moodmusic.bench.browser import (
-    ENGINE_LOG_ENV,
-    MOOD_TEXT,
-    EngineLog,
-    _CpuMeter,
-    _rss_mb,
-    _ThreadCpuMeter,
-    _tree,
-    free_port,
-    parse_status,
-    run_summary,
-    start_app,
-    summarise_session,
-)
+from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
+from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, free_port, parse_status, start_app
+from moodmusic.bench.report import EngineLog, run_summary, summarise_session
 
 COMPONENT = "streamlit_webrtc"
 STATUS_TEXT = re.compile(r"video \d+ fps processed")
@@ -145,8 +134,8 @@ def _light_media() -> Iterator[None]:
 
     from aiortc import rtcrtpreceiver, rtcrtpsender
 
-    from moodmusic.live.sources.datagram_drain import install_datagram_drain
-    from moodmusic.live.sources.preview_encoder import install_preview_encoder
+    from moodmusic.live.transport.datagram_drain import install_datagram_drain
+    from moodmusic.live.transport.preview_encoder import install_preview_encoder
 
     get_encoder, get_decoder = rtcrtpsender.get_encoder, rtcrtpreceiver.get_decoder
     transport = asyncio.selector_events._SelectorDatagramTransport
@@ -316,9 +305,9 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
     while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle)
-    server, threads = _CpuMeter(lambda: _tree(server_pid)), _ThreadCpuMeter(server_pid)
-    me = _CpuMeter(lambda: {os.getpid()})
-    rss0 = _rss_mb(server_pid)
+    server, threads = CpuMeter(lambda: process_tree(server_pid)), ThreadCpuMeter(server_pid)
+    me = CpuMeter(lambda: {os.getpid()})
+    rss0 = rss_mb(server_pid)
     engine_log = EngineLog(server_log)
     sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
     updates0 = [(v.mood_updates, v.status_updates) for v in visitors]
@@ -333,7 +322,7 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
         v.mood_updates_per_s = round((v.mood_updates - moods) / elapsed, 2)
         v.status_updates_per_s = round((v.status_updates - statuses) / elapsed, 2)
     measured = {"server_cores": server.cores(), "by_thread": threads.cores_by_name(),
-                "rss_mb": (rss0, _rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors,
+                "rss_mb": (rss0, rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors,
                 "engines": engine_log.engines()}
     stop.set()
     await asyncio.wait(tasks, timeout=15)

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{key:<24}{value!s:>10}")
         print("targets: face_ms_p50 <= 5 (tracking), face_detect_ms_p50 <= 8, audio_ms_p50 <= 5, rss_mb <= 400 (pipelines)")
         if "live_sessions" in out:
-            from moodmusic.bench.browser import sessions_table
+            from moodmusic.bench.report import sessions_table
 
             print()
             print(sessions_table(out))

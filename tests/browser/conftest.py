@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from moodmusic import samples
-from moodmusic.bench.browser import CHROMIUM, chromium_args, free_port, start_app, write_speech_wav, write_y4m
+from moodmusic.bench.browser import CHROMIUM, chromium_args, write_speech_wav, write_y4m
+from moodmusic.bench.page import free_port, start_app
 
 
 @pytest.fixture(scope="session")

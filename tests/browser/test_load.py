@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from moodmusic.bench.browser import MOOD_TEXT, parse_status
+from moodmusic.bench.page import MOOD_TEXT, parse_status
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from moodmusic.bench.browser import CHROMIUM, MOOD_TEXT, chromium_args, free_port, start_app
+from moodmusic.bench.browser import CHROMIUM, chromium_args
+from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
 from moodmusic.live.session import VOICE_THREAD, EngineConfig
 from tests.live.conftest import wait_for
 

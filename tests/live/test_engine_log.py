@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from moodmusic.bench.browser import EngineLog
+from moodmusic.bench.report import EngineLog
 from moodmusic.live import engine_log, load
 from moodmusic.live.session import LiveSession
 
@@ -60,7 +60,7 @@ def test_a_watched_session_is_logged_and_the_bench_reads_it(speech_frames, tmp_p
 
 
 def test_the_sessions_table_shows_what_the_pages_and_the_engines_saw(tmp_path):
-    from moodmusic.bench.browser import run_summary, sessions_table, summarise_session
+    from moodmusic.bench.report import run_summary, sessions_table, summarise_session
 
     log_file = tmp_path / "server.log"
     log_file.write_text("")
