@@ -1,9 +1,10 @@
 """A headless visitor for the live page: what a browser tab does, without the browser.
 
 Load tests that open N Chromium tabs on the server's own 2 cores measure
-Chromium as much as the server: four tabs took 1.3-1.5 cores, and tabs
-starved of CPU stopped sending. This client speaks the page's own protocol
-and streams real media with aiortc, at a fraction of a tab's cost:
+Chromium as much as the server: the tabs take cores of their own
+(docs/performance.md), and tabs starved of CPU stopped sending. This client
+speaks the page's own protocol and streams real media with aiortc, at a
+fraction of a tab's cost:
 
 - Streamlit's websocket (`/_stcore/stream`, protobuf `BackMsg`/`ForwardMsg`)
   asks for script runs and reads what the page would show;
@@ -123,8 +124,9 @@ def _light_media() -> Iterator[None]:
 
     The visitors' VP8 goes out through the preview encoder (no denoiser), and
     the video coming back is received (RTP, SRTP, RTCP, as a browser does)
-    but not decoded. Each visitor then costs this machine about half what a
-    decoding one does, which leaves the server the cores it is measured on.
+    but not decoded. Each visitor then costs this machine less than a
+    decoding one (docs/performance.md), which leaves the server the cores it
+    is measured on.
     Their sockets are read as a browser's are, every waiting datagram at once
     (`datagram_drain`). aiortc's own encoder and decoder lookups and asyncio's
     reader are put back afterwards, so a test process that runs the visitors
