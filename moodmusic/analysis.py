@@ -18,7 +18,7 @@ from moodmusic import media
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
 from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
-from moodmusic.recognition.fusion import Opinion, fuse
+from moodmusic.recognition import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
 
 SEGMENT_SECONDS = 2.5

@@ -13,8 +13,8 @@ from pathlib import Path
 from moodmusic import audio, vision
 from moodmusic.audio import speaker
 from moodmusic.config import load_settings
-from moodmusic.recognition.experts import Experts
-from moodmusic.recognition.experts import load_experts as _load_experts
+from moodmusic.recognition import Experts
+from moodmusic.recognition import load_experts as _load_experts
 
 
 def load_experts(models_dir: str | Path | None = None) -> Experts:
