@@ -1,9 +1,9 @@
 """Inference graphs frozen with TorchScript: the per-frame path without Python between the layers.
 
-The face expert runs on every video frame. Called eagerly, a third of its
-time went to Python dispatch from one small layer to the next: 2.9 ms against
-1.8 ms for the same network traced and frozen, at one thread on this 2-core
-machine (2026-11-28), with identical outputs. `torch.jit.trace` records the
+The face expert runs on every video frame, and called eagerly a large share
+of its time goes to Python dispatch from one small layer to the next; the
+same network traced and frozen gives identical outputs in less time
+(docs/performance.md has the measurements). `torch.jit.trace` records the
 layers once and `torch.jit.freeze` inlines the weights; the graph also runs
 without holding the GIL, so the asyncio loop of a WebRTC session is not kept
 waiting.
