@@ -1,6 +1,6 @@
 """A real app server on loopback and a real Chromium with fake camera/microphone fed from real media.
 
-The same helpers drive `bench --live` (moodmusic.bench.browser), so the test
+The same helpers drive `bench --live` (moodmusic.bench.browser, .page), so the test
 and the benchmark see the page the same way.
 """
 
