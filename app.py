@@ -13,9 +13,7 @@ import streamlit as st
 
 st.set_page_config(page_title="moodmusic", page_icon="🎵", layout="wide")
 
-from moodmusic.audio.speaker import prior_from_meta  # noqa: E402
-from moodmusic.live import engine_log, load  # noqa: E402
-from moodmusic.live.session import LiveSession  # noqa: E402
+from moodmusic.live import LiveSession, engine_log, load, new_session  # noqa: E402
 from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
 from moodmusic.ui import components as ui  # noqa: E402
@@ -41,8 +39,7 @@ except Exception as exc:  # a missing or damaged model file: say which and how t
 session_id = music_panel.session_id()
 if "live" not in state or state.live.closed:
     tracker, state.face_problem = resources.face_tracker()  # damaged face models: voice only, and say why
-    state.live = LiveSession(experts.face, experts.voice, tracker=tracker, speaker=prior_from_meta(experts.voice_norm),
-                             learn_speaker=settings.voice_adaptation)
+    state.live = new_session(experts, tracker=tracker, learn_speaker=settings.voice_adaptation)
     load.register(state.live)
 engine_log.start(settings.engine_log_seconds)  # off unless MOODMUSIC_ENGINE_LOG_SECONDS is set; once per process
 live: LiveSession = state.live

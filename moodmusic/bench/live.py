@@ -77,18 +77,14 @@ def glass_to_mood(
 
     `experts` defaults to `load_experts(models_dir)`; `config` to the engine's defaults.
     """
-    import cv2
-    import torch
-
     from moodmusic.config import load_settings
-    from moodmusic.live.session import EngineConfig, LiveSession
+    from moodmusic.live import EngineConfig, new_session, pin_threads
     from moodmusic.live.sources.file import FilePlayer
     from moodmusic.moods import MOODS
     from moodmusic.pipeline import load_experts
     from moodmusic.vision import FaceTracker
 
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    pin_threads()
     if experts is None:
         experts = load_experts(models_dir or load_settings().models_dir)
     if experts.face is None:  # type: ignore[attr-defined]
@@ -117,7 +113,7 @@ def glass_to_mood(
         clip = make_clip(
             Path(tmp) / "glass.mp4", [(blank, hold), (frame_a, hold), (frame_b, hold), (blank, tail)], fps=FPS
         )
-        session = LiveSession(experts.face, None, config=config)  # type: ignore[attr-defined,arg-type]
+        session = new_session(experts, config=config, audio=False)  # type: ignore[arg-type]
         player = FilePlayer(session, clip, audio=False)
         seen: list[tuple[float, str | None, str]] = []
         player.start()

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from moodmusic.live.session import LiveSession
+from moodmusic.live import LiveSession
 
 STATE_KEY = "_moodmusic_local_source"
 IDLE_STOP = 30.0  # seconds without a page refresh before capture stops by itself

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
 import streamlit as st
 
@@ -31,19 +30,12 @@ def experts():
 
 @st.cache_resource(show_spinner="Loading the emotion models…")
 def _experts(models_dir: str):
-    """Keyed by folder, so a changed MOODMUSIC_MODELS_DIR is honoured; threads pinned, first use warmed up."""
-    import cv2
-    import torch
-
-    from moodmusic.audio import warm_up
+    """Keyed by folder, so a changed MOODMUSIC_MODELS_DIR is honoured; the process is prepared first."""
+    from moodmusic.live.assemble import pin_threads, switch_threads_often, warm_up
     from moodmusic.pipeline import load_experts
 
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    # The media threads (aiortc's decoder, encoder and event loop, the engine's callbacks) trade
-    # the GIL constantly; at Python's default 5 ms switch interval each hand-over can stall a
-    # frame step that long. 1 ms took the live page from 14 to 22 processed fps of 28 (bench --live).
-    sys.setswitchinterval(0.001)
+    pin_threads()
+    switch_threads_often()  # this server's media threads trade the GIL constantly
     warm_up()
     return load_experts(models_dir)
 

@@ -25,7 +25,8 @@ import pytest
 from moodmusic import samples
 from moodmusic.bench.live import place
 from moodmusic.config import load_settings
-from moodmusic.live.session import VOICE_THREAD, LiveSession
+from moodmusic.live import LiveSession, pin_threads
+from moodmusic.live.session import VOICE_THREAD
 from moodmusic.live.sources.file import FilePlayer
 from moodmusic.live.sources.webrtc import make_callbacks
 from moodmusic.pipeline import load_experts
@@ -69,11 +70,7 @@ def os_thread_names() -> list[str]:
 
 @pytest.fixture(scope="module")
 def experts():
-    import cv2
-    import torch
-
-    torch.set_num_threads(1)  # as the app does (moodmusic.ui.resources)
-    cv2.setNumThreads(1)
+    pin_threads()  # as the app does (moodmusic.ui.resources)
     e = load_experts(load_settings().models_dir)
     assert e.face is not None and e.voice is not None, e.problems
     return e
