@@ -10,16 +10,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from moodmusic.live.session import LiveSession
-from moodmusic.live.sources.datagram_drain import install_datagram_drain
-from moodmusic.live.sources.preview_encoder import install_preview_encoder
-from moodmusic.live.sources.webrtc import (
-    install_newest_video_relay,
-    make_callbacks,
-    media_constraints,
-    rtc_configuration,
-)
-from moodmusic.ui.batched_flush import install_batched_flush
+from moodmusic.live import LiveSession
+from moodmusic.live.sources.webrtc import make_callbacks, media_constraints, rtc_configuration
+from moodmusic.live.transport import install_all
 
 
 def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0) -> bool:
@@ -31,10 +24,9 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
     except ValueError as exc:
         st.error(str(exc))
         return False
-    install_newest_video_relay()  # under overload, skip stale video frames instead of queueing them
-    install_preview_encoder()  # the returned preview without libvpx's costly denoiser
-    install_datagram_drain()  # read all waiting media datagrams per loop turn, so sockets do not overflow
-    install_batched_flush()  # page messages leave in batches, not one per loop turn of a loop busy with media
+    # Once per process: stale video is skipped, not queued; the preview is encoded without libvpx's
+    # denoiser; every waiting media datagram is read per loop turn; page messages leave in batches.
+    install_all()
     video_cb, audio_cb = make_callbacks(get_session)
     # Audio is consumed by a sink, not echoed back: with sendback_audio=False and an
     # audio_frame_callback, nothing pulls the processed track and the callback never runs.

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from moodmusic.live.sources import datagram_drain
-from moodmusic.live.sources.datagram_drain import install_datagram_drain, uninstall_datagram_drain
+from moodmusic.live.transport import datagram_drain
+from moodmusic.live.transport.datagram_drain import install_datagram_drain, uninstall_datagram_drain
 
 
 class _Collect(asyncio.DatagramProtocol):

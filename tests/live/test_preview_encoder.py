@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moodmusic import samples
-from moodmusic.live.sources.preview_encoder import install_preview_encoder, preview_encoder_class
+from moodmusic.live.transport.preview_encoder import install_preview_encoder, preview_encoder_class
 
 
 def _frames(n: int) -> list[np.ndarray]:

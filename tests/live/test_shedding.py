@@ -17,7 +17,7 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from moodmusic.live.session import EngineConfig, LiveSession
-from moodmusic.live.sources.webrtc import NewestVideoRelay
+from moodmusic.live.transport.newest_video_relay import NewestVideoRelay
 from moodmusic.pipeline import load_experts
 
 FPS = 15

@@ -2,11 +2,9 @@
 
 aiortc encodes the returned video with libvpx's temporal denoiser on
 (`noise-sensitivity` 4). For a self-view preview that only carries the
-face box and the mood label, the denoiser is not worth its cost: on a noisy
-640x480 yuv420p face frame it measured 3.5-4.0 ms of CPU per frame with it
-and 2.5-3.0 ms without. In whole `bench --live` sessions (3 alternating
-pairs, 2026-11-28) the server used 0.67-0.70 of a core at 27.5-29 fps with
-this encoder against 0.70-0.72 at 27-28 fps with aiortc's. Everything else
+face box and the mood label, the denoiser is not worth its cost: it is a
+good part of each frame's encoding time, and a whole session costs the
+server less without it (docs/live.md has the measurements). Everything else
 — realtime deadline, CBR at aiortc's bandwidth estimate, one token
 partition, `cpu-used` -6 — stays as aiortc sets it, so the browser sees the
 same stream apart from a little more noise.

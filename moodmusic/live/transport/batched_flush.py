@@ -4,13 +4,13 @@ Streamlit's runtime flushes a session's queued messages with an
 `await asyncio.sleep(0)` after every message (`Runtime._loop_coroutine`), so
 an update of N messages takes N turns of the event loop. The live page's
 loop also carries every session's media (aiortc's RTP, SRTP and RTCP, the
-relays), and with four sessions on two cores a turn took 100-200 ms. A
-fragment run sends about six messages, so each took about a second to
-leave; runs were queued faster than that, and three of four pages stopped
-changing (`bench --live --sessions 4 --client aiortc`, 2026-11-29: 0-0.1
-updates a second on the pages) while their engines read 8 frames a second
-each. With this, the flush yields once per `batch` messages: a long flush
-still lets the loop's other work in, but a page's update leaves in one turn.
+relays), and when several sessions share a small server a turn takes a
+tenth of a second or more. A fragment run sends about six messages, so its
+update takes about a second to leave; runs are queued faster than that, and
+the pages stop changing while their engines go on reading (docs/live.md has
+the measurements). With this, the flush yields once per `batch` messages: a
+long flush still lets the loop's other work in, but a page's update leaves
+in one turn.
 
 `install_batched_flush()` swaps the `asyncio` module seen by Streamlit's
 runtime module for a proxy whose `sleep(0)` yields only every `batch`-th

@@ -6,14 +6,11 @@ all of a session's media through such a socket, on the one event loop that
 also runs Streamlit. A live session brings about 125 datagrams a second
 (about 75 of video RTP, 50 of audio, and RTCP), so as soon as a loop turn
 takes more than about 8 ms, the socket is read less often than datagrams
-arrive. That is what broke four sessions on one server (2026-11-29, four
-headless visitors): the loop turned every 10-30 ms, 110-127 KB of media
-waited in each socket's kernel buffer (about a second of it), and each
-socket then dropped 128-147 datagrams in 30 s. aiortc's jitter buffer
-stalls at a lost video packet until a retransmission or a keyframe arrives,
-so three of the four pages said "camera off" while their cameras streamed.
-With every waiting datagram read at once, the same run lost none, and all
-four sessions' video was decoded at 30 frames a second.
+arrive. Media then waits in the socket's kernel buffer until it overflows
+and drops datagrams; aiortc's jitter buffer stalls at a lost video packet
+until a retransmission or a keyframe arrives, so pages say "camera off"
+while their cameras stream. Reading every waiting datagram at once keeps
+the buffer empty (docs/live.md has the measurements).
 
 `install_datagram_drain()` makes each readiness event read up to `burst`
 datagrams, stopping at the first that would block, with asyncio's own error

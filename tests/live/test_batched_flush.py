@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from moodmusic.ui.batched_flush import BatchedAsyncio, install_batched_flush, uninstall_batched_flush
+from moodmusic.live.transport.batched_flush import BatchedAsyncio, install_batched_flush, uninstall_batched_flush
 
 
 def _turns_taken(sleeper, calls: int) -> int:
