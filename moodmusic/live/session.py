@@ -190,6 +190,52 @@ class _Behind:
         return self.value
 
 
+class _VideoBudget:
+    """A leaky bucket of processing time, so video never takes more than `load` of a core.
+
+    It fills at `load` seconds per second of wall time (up to `burst`) and
+    each processed frame drains what it cost. A frame is read only while the
+    bucket is not in debt, so any frame rate up to load / cost is kept (no
+    rounding down to every 2nd frame).
+    """
+
+    def __init__(self, burst: float = VIDEO_BURST) -> None:
+        self.burst = burst
+        self.credit = 0.0
+        self._at: float | None = None
+
+    def earn(self, now: float, load: float) -> None:
+        if self._at is not None:
+            self.credit = min(self.burst, self.credit + (now - self._at) * load)
+        self._at = now
+
+    @property
+    def in_debt(self) -> bool:
+        return self.credit < 0.0
+
+    def spend(self, cost: float) -> None:
+        self.credit -= cost  # repaid at `load` per second before the next frame is read
+
+
+class _Meters:
+    """What the page's status line shows: arrival and processing rates, and recent costs in ms."""
+
+    def __init__(self) -> None:
+        self.video_in = _Rate()
+        self.video_done = _Rate()
+        self.audio_in = _Rate()
+        self.video_ms: deque[float] = deque(maxlen=100)
+        self.voice_ms: deque[float] = deque(maxlen=40)
+        self.latency_ms: deque[float] = deque(maxlen=100)
+
+
+COUNTERS = (
+    "video_frames", "video_processed", "video_skipped", "audio_frames",
+    "voice_hops", "errors", "video_errors", "audio_errors",
+    "video_stale", "audio_stale",
+)
+
+
 class LiveSession:
     """One person's live session; thread-safe; create once per browser session."""
 
@@ -218,12 +264,29 @@ class LiveSession:
         self.voice_model = voice_model
         self.tracker = tracker if tracker is not None else FaceTracker()
         self.clock = clock
+        self.counters = dict.fromkeys(COUNTERS, 0)
         self._lock = threading.Lock()
+        self._init_voice(speaker, learn_speaker)
+        self._init_evidence()
+        self._budget = _VideoBudget()  # video may use `config.video_load` of a core
+        self._meters = _Meters()  # rates and costs for the snapshot
+        self._video_behind = _Behind()
+        self._audio_behind = _Behind()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._auto_worker = start_worker
+
+    def _init_voice(self, speaker: SpeakerPrior | None, learn_speaker: bool) -> None:
+        """The audio path's state: the ring, voice activity, the speaker adapter and `post_audio`'s queue."""
         self._audio = AudioStream(seconds=max(4.0, 2 * self.config.window_seconds))
         self._vad = VoiceActivity()
         self._speaker = SpeakerAdapter(speaker) if speaker is not None else None  # the voice worker's alone
         self._learn_speaker = learn_speaker
         self._speaker_windows = 0.0  # the adapter's count, copied under the lock for snapshots
+        self._inbox: deque[tuple] = deque()  # (arrived, samples, rate, channels, planar, media_time) from post_audio
+
+    def _init_evidence(self) -> None:
+        """What the engine knows so far: each modality's opinion, when each input was last seen, the mood."""
         self._smoother = MoodSmoother()
         self._face: Opinion | None = None
         self._face_t = 0.0
@@ -238,34 +301,10 @@ class LiveSession:
         self._last_face_seen: float | None = None
         self._voice_active = False
         self._audio_db = -120.0
-        # A leaky bucket of processing time: it fills at `video_load` seconds per second of wall
-        # time (up to a small burst) and each processed frame drains what it cost (`work_clock`).
-        # A frame is read only while the bucket is not in debt, so video never takes more than
-        # `video_load` of a core, and any frame rate up to load / cost is kept (no rounding down
-        # to every 2nd frame).
-        self._video_credit = 0.0
-        self._credit_at: float | None = None
-        self._video_ms: deque[float] = deque(maxlen=100)
-        self._voice_ms: deque[float] = deque(maxlen=40)
-        self._latency_ms: deque[float] = deque(maxlen=100)
-        self._video_in = _Rate()
-        self._video_done = _Rate()
-        self._audio_in = _Rate()
-        self._video_behind = _Behind()
-        self._audio_behind = _Behind()
         self._timeline: deque[tuple[float, str, float]] = deque()
         self._mood: str | None = None
         self._mood_since: float | None = None
-        self.counters = {
-            "video_frames": 0, "video_processed": 0, "video_skipped": 0, "audio_frames": 0,
-            "voice_hops": 0, "errors": 0, "video_errors": 0, "audio_errors": 0,
-            "video_stale": 0, "audio_stale": 0,
-        }
         self._reading = _Reading()
-        self._stop = threading.Event()
-        self._inbox: deque[tuple] = deque()  # (arrived, samples, rate, channels, planar, media_time) from post_audio
-        self._worker: threading.Thread | None = None
-        self._auto_worker = start_worker
 
     # ------------------------------------------------------------------ inputs
     def on_video(self, frame: np.ndarray, pixel_format: str = "bgr", media_time: float | None = None) -> np.ndarray:
@@ -287,7 +326,7 @@ class LiveSession:
         arrived = self.clock()
         with self._lock:
             self.counters["video_frames"] += 1
-            self._video_in.tick(arrived)
+            self._meters.video_in.tick(arrived)
             behind = self._video_behind.update(arrived, media_time)
             stale = behind > self.config.max_video_behind
             self._last_video_in = arrived  # the camera is live even when the server is behind
@@ -295,11 +334,8 @@ class LiveSession:
                 self.counters["video_stale"] += 1
             else:
                 self._last_video_fresh = arrived
-            if self._credit_at is not None:
-                earned = (arrived - self._credit_at) * self.config.video_load
-                self._video_credit = min(VIDEO_BURST, self._video_credit + earned)
-            self._credit_at = arrived
-            skip = stale or self._video_credit < 0.0
+            self._budget.earn(arrived, self.config.video_load)
+            skip = stale or self._budget.in_debt
             if skip:
                 self.counters["video_skipped"] += 1
             faces_before = list(self._faces)
@@ -366,7 +402,7 @@ class LiveSession:
 
     def _count_audio_locked(self, now: float) -> None:
         self.counters["audio_frames"] += 1
-        self._audio_in.tick(now)
+        self._meters.audio_in.tick(now)
         self._last_audio_arrival = now
 
     def _buffer_audio(
@@ -404,9 +440,9 @@ class LiveSession:
     ) -> None:
         with self._lock:
             self.counters["video_processed"] += 1
-            self._video_done.tick(done)
-            self._video_credit -= cost  # repaid at `video_load` per second before the next frame is read
-            self._video_ms.append(cost * 1000)
+            self._meters.video_done.tick(done)
+            self._budget.spend(cost)
+            self._meters.video_ms.append(cost * 1000)
             self._faces = faces
             if faces:
                 self._last_face_seen = done
@@ -414,7 +450,7 @@ class LiveSession:
                     self._face = Opinion(probs, quality=float(faces[0].score))
                     self._face_t = done
             self._update_locked(done)
-            self._latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
+            self._meters.latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
 
     def voice_step(self) -> None:
         """Turn the latest audio window into voice evidence (the worker calls this every hop)."""
@@ -440,7 +476,7 @@ class LiveSession:
             self._audio_db = 20 * np.log10(rms)
             if opinion is not None:
                 self._voice, self._voice_t = opinion, done
-            self._voice_ms.append((done - t0) * 1000)
+            self._meters.voice_ms.append((done - t0) * 1000)
             self._update_locked(done)
 
     def _voice_loop(self) -> None:
@@ -503,10 +539,10 @@ class LiveSession:
             face=self._evidence(r.face, r.weights.get("face", 0.0), cfg.face_half_life),
             voice=self._evidence(r.voice, r.weights.get("voice", 0.0), cfg.voice_half_life),
             face_state=r.face_state, voice_state=r.voice_state,
-            video_fps=self._video_done.rate(now), video_in_fps=self._video_in.rate(now),
-            audio_fps=self._audio_in.rate(now), audio_level_db=float(self._audio_db),
-            video_ms=_median(self._video_ms), voice_ms=_median(self._voice_ms),
-            latency_ms=_median(self._latency_ms), timeline=tuple(self._timeline),
+            video_fps=self._meters.video_done.rate(now), video_in_fps=self._meters.video_in.rate(now),
+            audio_fps=self._meters.audio_in.rate(now), audio_level_db=float(self._audio_db),
+            video_ms=_median(self._meters.video_ms), voice_ms=_median(self._meters.voice_ms),
+            latency_ms=_median(self._meters.latency_ms), timeline=tuple(self._timeline),
             counters=dict(self.counters), updated=now,
             voice_learnt_s=self._speaker_windows * cfg.hop_seconds
             if self._speaker is not None and self._learn_speaker else None,
