@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from moodmusic.live.session import Evidence, LiveSession, Snapshot
 from moodmusic.moods import MOODS
@@ -67,6 +68,34 @@ def evidence_dict(e: Evidence | None) -> dict | None:
         "weight": round(float(e.weight), 4),
         "age": round(float(e.age), 3),
     }
+
+
+def tracks_for(recommender: Any, mood: str, strategy: str, n: int) -> list[dict]:
+    """`n` tracks for `mood` from a `moodmusic.music.Recommender` (none without one), as plain JSON."""
+    if recommender is None or n == 0:
+        return []
+    recs = recommender.recommend(mood, strategy, n=n)
+    return [{"name": r.track.name, "artist": r.track.artist, "id": r.track.id,
+             "embed_url": r.track.embed_url, "reason": r.reason} for r in recs.tracks]
+
+
+def _evidence_text(name: str, e: dict | None) -> str:
+    if e is None:
+        return f"{name} -"
+    return f"{name} {e['mood']} {e['probs'][e['mood']]:.0%} (weight {e['weight']:.2f})"
+
+
+def event_text(event: dict) -> str:
+    """One line for a change (`MoodChange.to_dict()`, with the `tracks` suggested for it, if any)."""
+    head = f"{event['t']:7.1f}s  "
+    if event["mood"] is None:
+        return head + f"({event['state']})"
+    parts = [f"{event['mood'].upper()} {event['confidence']:.0%}",
+             _evidence_text("face", event["face"]), _evidence_text("voice", event["voice"])]
+    line = head + "  ".join(parts)
+    if event.get("tracks"):
+        line += "  ♪ " + " | ".join(f"{t['name']} — {t['artist'] or 'unknown'}" for t in event["tracks"])
+    return line
 
 
 @dataclass

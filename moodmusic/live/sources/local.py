@@ -615,3 +615,58 @@ class LocalCapture:
     @property
     def errors(self) -> list[str]:
         return [f"{s.name}: {s.error}" for s in self.sources if s.error]
+
+
+@dataclass
+class OpenedDevices:
+    """What `open_devices` could open, and why a default device it tried could not be."""
+
+    camera: CameraSource | None = None
+    microphone: MicrophoneSource | None = None
+    camera_problem: DeviceError | None = None
+    microphone_problem: DeviceError | None = None
+
+    def capture(self) -> LocalCapture | None:
+        """Both as one `LocalCapture`, or None when neither opened."""
+        if self.camera is None and self.microphone is None:
+            return None
+        return LocalCapture(self.camera, self.microphone)
+
+
+def open_devices(
+    session: LiveSession,
+    camera: int | str | None = None,
+    microphone: int | str | None = None,
+    *,
+    video: bool = True,
+    audio: bool = True,
+    width: int = 640,
+    height: int = 480,
+) -> OpenedDevices:
+    """The camera and microphone that can be opened now, feeding `session`.
+
+    A device asked for by name or number that cannot be opened raises its
+    `DeviceError`; the default device (None) that cannot is left out, with
+    the reason in `camera_problem` / `microphone_problem`, so the other
+    input still runs.
+    """
+    opened = OpenedDevices()
+    if video:
+        source = CameraSource(session, camera if camera is not None else 0, width, height)
+        try:
+            source.check()
+            opened.camera = source
+        except DeviceError as exc:
+            if camera is not None:
+                raise
+            opened.camera_problem = exc
+    if audio:
+        mic = MicrophoneSource(session, microphone)
+        try:
+            mic.check()
+            opened.microphone = mic
+        except DeviceError as exc:  # AudioUnavailable (no PortAudio) is a DeviceError too
+            if microphone is not None:
+                raise
+            opened.microphone_problem = exc
+    return opened
