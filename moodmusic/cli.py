@@ -16,10 +16,11 @@ from collections.abc import Sequence
 
 import moodmusic.commands as commands_pkg
 from moodmusic import __version__
+from moodmusic.errors import UserError
 
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, never as a traceback."""
+# `UserError` lives in `moodmusic.errors`; it stays importable from here while commands/live.py and
+# commands/bench.py still import it by this path.
+__all__ = ["UserError", "build_parser", "main"]
 
 
 def _command_modules():
