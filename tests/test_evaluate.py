@@ -130,7 +130,7 @@ def test_the_committed_voice_expert_hears_moods_of_an_unseen_actor(shared_data):
     a live session hears a speaker (one adapter learning their voice clip after clip), and from the
     prior alone (a speaker's first words)."""
     from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
-    from moodmusic.training.voice import list_clips
+    from moodmusic.training.datasets import list_clips
 
     expert = VoiceExpert.load(DEFAULT_PATH, feature_version=FEATURE_VERSION)
     prior = prior_from_meta(expert.meta["speaker_norm"])

@@ -13,12 +13,15 @@ nccl when each rank has a GPU.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,17 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def main_rank_first(dist_info: DistInfo, compute: Callable[[bool], T]) -> T:
+    """`compute(True)` on the main rank, then `compute(False)` on the others once it is done.
+
+    For work that fills a cache: the main rank computes it (the flag: show
+    progress), the other ranks wait at a barrier and then only read it.
+    """
+    if dist_info.is_main:
+        out = compute(True)
+    barrier()
+    if not dist_info.is_main:
+        out = compute(False)
+    return out

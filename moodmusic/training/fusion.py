@@ -1,4 +1,4 @@
-"""`train fusion`: the AVFusion model, deployed on unpaired same-label pairs, measured on real pairs.
+"""The AVFusion model: deployed on unpaired same-label pairs, measured on real pairs.
 
 There is no paired face+voice pixel data here. So the deployed model
 (`models/avfusion.pt`) is trained on *same-label pairs drawn independently*
@@ -10,11 +10,11 @@ how a real face and a real voice co-vary; the model card says so.
 
 The only real paired data is `ravdess_av_features/ravdess_au35.csv`: OpenFace
 action units of each RAVDESS audio-visual clip plus the speech file of the
-same performance. `--au` trains the same AVFusion class on it (face input:
-35 AU values; voice input: our window features), speaker-independently on the
-voice expert's actor split, once per strategy, and writes the comparison
-table: face(AU)-only, voice-only, late, concat, gated. Those models are
-evaluation artefacts and are not committed.
+same performance. `au_comparison` trains the same AVFusion class on it (face
+input: 35 AU values; voice input: our window features), speaker-independently
+on the voice expert's actor split, once per strategy, and writes the
+comparison table: face(AU)-only, voice-only, late, concat, gated. Those
+models are evaluation artefacts and are not committed.
 
 Modality dropout (one modality masked at random per example) trains every
 head to stand alone, so the model answers with either modality missing.
@@ -22,8 +22,6 @@ head to stand alone, so the model answers with either modality missing.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import hashlib
 import json
 import time
@@ -33,19 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from moodmusic.moods import MOOD_INDEX, MOODS, map_label
-from moodmusic.training.voice import (
-    SPLIT_ACTORS,
-    Windows,
-    adapt_splits,
-    clip_probs,
-    list_clips,
-    speaker_prior_in,
-    split_windows,
-)
+from moodmusic.errors import UserError
+from moodmusic.moods import MOODS
+from moodmusic.training.datasets import AU_CSV, SPLIT_ACTORS, list_clips, read_au_table, same_label_pairs
+from moodmusic.training.features import Windows, adapt_splits, face_embeddings, speaker_prior_in, split_windows
+from moodmusic.training.scoring import clip_probs, evaluate_deployed
 
 DEFAULT_OUT = Path("models") / "avfusion.pt"
-AU_CSV = Path("ravdess_av_features") / "ravdess_au35.csv"
 
 
 # ----------------------------------------------------------------------------- packing for the shared loop
@@ -153,19 +145,6 @@ class AUSet:
     copy: np.ndarray
 
 
-def read_au_table(data_dir: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    """{matching speech file stem: AU vector} for the six moods, and the AU column names."""
-    path = Path(data_dir) / AU_CSV
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    cols = [c for c in rows[0] if c.startswith("AU")]
-    table = {}
-    for r in rows:
-        if map_label(r["emotion"], "ravdess") is not None:
-            table[r["matching_audio_id"]] = np.array([float(r[c]) for c in cols], np.float32)
-    return table, cols
-
-
 def au_sets(data_dir: str | Path, windows: dict[str, Windows]) -> dict[str, AUSet]:
     """Pair each RAVDESS window with the AUs of the same performance; split by actor like the voice expert."""
     table, _ = read_au_table(data_dir)
@@ -228,56 +207,6 @@ def au_comparison(data_dir: str | Path, windows: dict[str, Windows], config: Any
 
 # ----------------------------------------------------------------------------- the deployed model (unpaired)
 
-def face_embeddings(face_checkpoint: str | Path, data_dir: str | Path, cache_dir: str | Path,
-                    splits: tuple[str, ...] = ("train", "val", "test"),
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """{split: (embeddings, face-expert probabilities, mood labels)} of FER2013, cached per face checkpoint."""
-    import torch
-
-    from moodmusic.recognition.face_expert import FaceExpert
-
-    sha = hashlib.sha1(Path(face_checkpoint).read_bytes()).hexdigest()
-    cache = Path(cache_dir) / f"fer-emb-{sha[:16]}.npz"
-    if cache.is_file():
-        blob = np.load(cache)
-        return {s: (blob[f"{s}_emb"], blob[f"{s}_probs"], blob[f"{s}_y"]) for s in splits}
-    expert = FaceExpert.load(face_checkpoint)
-    fer = np.load(Path(data_dir) / "faces" / "fer2013.npz", allow_pickle=False)
-    labels = [map_label(str(lab), "fer2013") for lab in fer["labels"]]
-    keep = np.array([lab is not None for lab in labels])
-    y_all = np.array([MOOD_INDEX[lab] if lab else -1 for lab in labels])
-    torch.set_num_threads(2)
-    out, arrays = {}, {}
-    for s in splits:
-        m = keep & (fer["split"] == s)
-        imgs = fer["images"][m]
-        probs, embs = [], []
-        for i in range(0, len(imgs), 512):
-            p, e = expert.predict(imgs[i:i + 512])
-            probs.append(p)
-            embs.append(e)
-        out[s] = (np.concatenate(embs), np.concatenate(probs), y_all[m])
-        arrays.update({f"{s}_emb": out[s][0], f"{s}_probs": out[s][1], f"{s}_y": out[s][2]})
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **arrays)
-    return out
-
-
-def same_label_pairs(y_face: np.ndarray, y_voice: np.ndarray,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (face i, voice j) with equal labels: every example of the larger side once,
-    partners drawn at random (with replacement) from the other side's examples of that label."""
-    fi, vi = [], []
-    for c in range(len(MOODS)):
-        f, v = np.flatnonzero(y_face == c), np.flatnonzero(y_voice == c)
-        if len(f) == 0 or len(v) == 0:
-            continue
-        n = max(len(f), len(v))
-        fi.append(f if len(f) == n else rng.choice(f, n))
-        vi.append(v if len(v) == n else rng.choice(v, n))
-    return np.concatenate(fi), np.concatenate(vi)
-
-
 def deployed_data(face: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], windows: dict[str, Windows],
                   seed: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Same-label (face embedding, voice window) pairs for train/val/test."""
@@ -291,129 +220,118 @@ def deployed_data(face: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], wi
     return out
 
 
-def evaluate_deployed(model: Any, face: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-                      windows: dict[str, Windows], seed: int = 0) -> dict[str, Any]:
-    """The deployed model on FER test (face only), RAVDESS test actors (voice only, clip level),
-    and same-label test pairs (both; NOT real pairs: an optimistic, synthetic figure)."""
-    from moodmusic.recognition.metrics import classification_metrics
-
-    emb, _, yf = face["test"]
-    w = windows["test"]
-    ids, cp = clip_probs(model.predict(None, w.x), w.clip)
-    clip_y = np.array([MOOD_INDEX[w.clips[i].mood] for i in ids])
-    fi, vi = same_label_pairs(yf, w.y, np.random.default_rng(seed + 777))
-    return {
-        "face_only_fer_test": classification_metrics(yf, model.predict(emb, None).argmax(1), MOODS),
-        "voice_only_ravdess_test_clip": classification_metrics(clip_y, cp.argmax(1), MOODS),
-        "same_label_pairs_test": classification_metrics(yf[fi], model.predict(emb[fi], w.x[vi]).argmax(1), MOODS),
-    }
 
 
-# ----------------------------------------------------------------------------- command
+# ----------------------------------------------------------------------------- the run
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    parser.add_argument("--models", type=Path, default=DEFAULT_OUT.parent,
-                        help="folder with face_expert.pt and voice_expert.pt (whose speaker prior the voice branch uses)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the deployed AVFusion")
-    parser.add_argument("--strategy", choices=("late", "concat", "gated"), default="gated",
-                        help="fusion strategy of the deployed model")
-    parser.add_argument("--au", action="store_true",
-                        help="instead: compare face(AU)-only, voice-only and every strategy on the real RAVDESS pairs")
-    parser.add_argument("--au-out", type=Path, default=Path("runs/fusion/au_comparison.json"))
-    parser.add_argument("--seeds", type=int, default=3, help="--au: seeds per strategy (mean and sd reported)")
-    parser.add_argument("--cache", type=Path, default=Path("cache/features"))
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/fusion"))
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--copies", type=int, default=1, help="augmented copies of the voice training windows")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--patience", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--no-progress", action="store_true")
+@dataclass
+class FusionConfig:
+    """How to train the fusion model (`python -m moodmusic train fusion` spells each field as an option)."""
+
+    data: Path
+    models: Path = DEFAULT_OUT.parent  # face_expert.pt and voice_expert.pt (whose speaker prior the voice branch uses)
+    out: Path = DEFAULT_OUT
+    strategy: str = "gated"  # late | concat | gated: the deployed model's
+    au: bool = False  # instead: compare face(AU)-only, voice-only and every strategy on the real RAVDESS pairs
+    au_out: Path = Path("runs/fusion/au_comparison.json")
+    seeds: int = 3  # au: seeds per strategy (mean and sd reported)
+    cache: Path = Path("cache/features")
+    run_dir: Path = Path("runs/fusion")
+    resume: bool = False
+    copies: int = 1  # augmented copies of the voice training windows
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 2e-3
+    patience: int = 10
+    seed: int = 0
+    jobs: int = 2
+    progress: bool = True
+    command: str | None = None  # the command line that reproduces this run, kept with the result
 
 
-def run(args: argparse.Namespace) -> int:
+def _check(cfg: FusionConfig) -> None:
+    if not (cfg.data / "speech" / "ravdess").is_dir():
+        raise UserError(f"no RAVDESS speech under {cfg.data}/speech/ravdess; pass --data DIR (the shared data folder)")
+    if cfg.au and not (cfg.data / AU_CSV).is_file():
+        raise UserError(f"--au needs {cfg.data / AU_CSV}")
+    face_ckpt = cfg.models / "face_expert.pt"
+    if not cfg.au and not face_ckpt.is_file():
+        raise UserError(f"the deployed fusion model reads the face expert's embeddings: {face_ckpt} is missing "
+                        f"(train it first: python -m moodmusic train face)")
+
+
+def train_fusion(cfg: FusionConfig) -> int:
+    """Train the deployed AVFusion, or (`cfg.au`) compare the strategies on the real pairs; the main rank writes."""
+    from moodmusic.training.distributed import distributed, main_rank_first
+    from moodmusic.training.loop import TrainConfig
+
+    _check(cfg)
+    with distributed() as dist_info:
+        clips = list_clips(cfg.data)
+        windows = main_rank_first(dist_info, lambda main: split_windows(
+            clips, cfg.cache, cfg.copies, 0, cfg.jobs, cfg.progress and main))
+        # the voice branch reads what the live session hands the voice models: windows measured
+        # against the speaker with the voice expert's prior (when it was trained with one)
+        prior = speaker_prior_in(cfg.models / "voice_expert.pt")
+        windows = adapt_splits(windows, prior)
+        config = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, patience=cfg.patience,
+                             seed=cfg.seed, run_dir=str(cfg.run_dir / cfg.strategy), resume=cfg.resume,
+                             progress=cfg.progress, num_threads=1)  # small MLPs: one thread is as fast
+        if cfg.au:
+            config.progress = False
+            _compare_au(cfg, windows, config, dist_info)
+        else:
+            _train_deployed(cfg, windows, prior, config, dist_info)
+    return 0
+
+
+def _compare_au(cfg: FusionConfig, windows: dict[str, Windows], config: Any, dist_info: Any) -> None:
+    table = au_comparison(cfg.data, windows, config, dist_info, seeds=tuple(range(cfg.seed, cfg.seed + cfg.seeds)),
+                          log=print if dist_info.is_main else (lambda *a: None))
+    if not dist_info.is_main:
+        return
+    table["command"] = cfg.command
+    cfg.au_out.parent.mkdir(parents=True, exist_ok=True)
+    cfg.au_out.write_text(json.dumps(table, indent=1))
+    for k, r in table["table"].items():
+        print(f"{k:15s} clip acc {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f}  "
+              f"macro-F1 {r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f}")
+    print(f"wrote {cfg.au_out}")
+
+
+def _train_deployed(cfg: FusionConfig, windows: dict[str, Windows], prior: Any, config: Any, dist_info: Any) -> None:
     import torch
 
     from moodmusic.audio.features import FEATURE_VERSION as VOICE_VERSION
-    from moodmusic.cli import UserError
     from moodmusic.recognition.avfusion import KIND, AVFusionModel
-    from moodmusic.training.distributed import barrier, distributed
-    from moodmusic.training.loop import TrainConfig
-    from moodmusic.training.voice import command_line
+    from moodmusic.training.distributed import main_rank_first
 
-    if not (args.data / "speech" / "ravdess").is_dir():
-        raise UserError(f"no RAVDESS speech under {args.data}/speech/ravdess; pass --data DIR (the shared data folder)")
-    if args.au and not (args.data / AU_CSV).is_file():
-        raise UserError(f"--au needs {args.data / AU_CSV}")
-    face_ckpt = args.models / "face_expert.pt"
-    if not args.au and not face_ckpt.is_file():
-        raise UserError(f"the deployed fusion model reads the face expert's embeddings: {face_ckpt} is missing "
-                        f"(train it first: python -m moodmusic train face)")
-    with distributed() as dist_info:
-        clips = list_clips(args.data)
-        if dist_info.is_main:
-            windows = split_windows(clips, args.cache, args.copies, 0, args.jobs, not args.no_progress)
-        barrier()
-        if not dist_info.is_main:
-            windows = split_windows(clips, args.cache, args.copies, 0, args.jobs, False)
-        # the voice branch reads what the live session hands the voice models: windows measured
-        # against the speaker with the voice expert's prior (when it was trained with one)
-        prior = speaker_prior_in(args.models / "voice_expert.pt")
-        windows = adapt_splits(windows, prior)
-        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
-                             seed=args.seed, run_dir=str(args.run_dir / args.strategy), resume=args.resume,
-                             progress=not args.no_progress, num_threads=1)  # small MLPs: one thread is as fast
-        if args.au:
-            config.progress = False
-            table = au_comparison(args.data, windows, config, dist_info,
-                                  seeds=tuple(range(args.seed, args.seed + args.seeds)),
-                                  log=print if dist_info.is_main else (lambda *a: None))
-            if dist_info.is_main:
-                table["command"] = command_line(args, "fusion", dist_info.world_size,
-                                                skip=("out", "strategy", "run_dir", "resume"))
-                args.au_out.parent.mkdir(parents=True, exist_ok=True)
-                args.au_out.write_text(json.dumps(table, indent=1))
-                for k, r in table["table"].items():
-                    print(f"{k:15s} clip acc {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f}  "
-                          f"macro-F1 {r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f}")
-                print(f"wrote {args.au_out}")
-            return 0
-
-        if dist_info.is_main:
-            face = face_embeddings(face_ckpt, args.data, args.cache)
-        barrier()
-        if not dist_info.is_main:
-            face = face_embeddings(face_ckpt, args.data, args.cache)
-        data = deployed_data(face, windows, args.seed)
-        if dist_info.is_main:
-            print(f"same-label pairs: train {len(data['train'][2])}, val {len(data['val'][2])}", flush=True)
-        t0 = time.perf_counter()
-        net, result = train_avfusion(data["train"], data["val"], args.strategy, config, dist_info)
-        if dist_info.is_main:
-            face_meta = torch.load(face_ckpt, map_location="cpu", weights_only=True)["meta"]
-            model = AVFusionModel(net, {})
-            figures = evaluate_deployed(model, face, windows, args.seed)
-            meta = {
-                "kind": KIND, "classes": list(MOODS), "arch": net.config,
-                "feature_version": f"{face_meta.get('feature_version')}+{VOICE_VERSION}",
-                "face_input": "face expert embedding",
-                "voice_input": "voice window features" + (" against the speaker's statistics" if prior else ""),
-                "speaker_norm": prior.to_meta() if prior is not None else None,
-                "face_expert_sha1": hashlib.sha1(face_ckpt.read_bytes()).hexdigest(),
-                "training_pairs": "unpaired same-label pairs: FER2013 train faces x RAVDESS actors 1-16 + TESS "
-                                  "windows (no real face+voice pairs)",
-                "command": command_line(args, "fusion", dist_info.world_size, skip=("au_out", "seeds")),
-                "best_epoch": result.best_epoch,
-                "epochs_run": result.epochs_run, "wall_s": round(time.perf_counter() - t0, 1),
-                "figures": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in figures.items()},
-            }
-            AVFusionModel(net, meta).save(args.out)
-            for k, v in figures.items():
-                print(f"{k}: acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}")
-            print(f"wrote {args.out}")
-    return 0
-
+    face_ckpt = cfg.models / "face_expert.pt"
+    face = main_rank_first(dist_info, lambda main: face_embeddings(face_ckpt, cfg.data, cfg.cache))
+    data = deployed_data(face, windows, cfg.seed)
+    if dist_info.is_main:
+        print(f"same-label pairs: train {len(data['train'][2])}, val {len(data['val'][2])}", flush=True)
+    t0 = time.perf_counter()
+    net, result = train_avfusion(data["train"], data["val"], cfg.strategy, config, dist_info)
+    if not dist_info.is_main:
+        return
+    face_meta = torch.load(face_ckpt, map_location="cpu", weights_only=True)["meta"]
+    figures = evaluate_deployed(AVFusionModel(net, {}), face, windows, cfg.seed)
+    meta = {
+        "kind": KIND, "classes": list(MOODS), "arch": net.config,
+        "feature_version": f"{face_meta.get('feature_version')}+{VOICE_VERSION}",
+        "face_input": "face expert embedding",
+        "voice_input": "voice window features" + (" against the speaker's statistics" if prior else ""),
+        "speaker_norm": prior.to_meta() if prior is not None else None,
+        "face_expert_sha1": hashlib.sha1(face_ckpt.read_bytes()).hexdigest(),
+        "training_pairs": "unpaired same-label pairs: FER2013 train faces x RAVDESS actors 1-16 + TESS "
+                          "windows (no real face+voice pairs)",
+        "command": cfg.command,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run, "wall_s": round(time.perf_counter() - t0, 1),
+        "figures": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in figures.items()},
+    }
+    AVFusionModel(net, meta).save(cfg.out)
+    for k, v in figures.items():
+        print(f"{k}: acc {v['accuracy']:.3f} macro-F1 {v['macro_f1']:.3f}")
+    print(f"wrote {cfg.out}")

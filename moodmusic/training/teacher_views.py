@@ -70,7 +70,7 @@ def compute_view(images: np.ndarray, labels_dim: int, answer: Callable[[Any], An
     """
     import torch
 
-    from moodmusic.training.face import augment
+    from moodmusic.training.augment import augment_faces
 
     n = len(images)
     views = np.zeros((n, crop, crop), dtype=np.uint8)
@@ -100,7 +100,7 @@ def compute_view(images: np.ndarray, labels_dim: int, answer: Callable[[Any], An
         chunk = done // CHUNK
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(view) * 10_007 + chunk)
         lo, hi = chunk * CHUNK, min(n, (chunk + 1) * CHUNK)
-        v = augment(x_all[lo:hi], gen, crop=crop, device="cpu").round().clamp(0, 255).to(torch.uint8)
+        v = augment_faces(x_all[lo:hi], gen, crop=crop, device="cpu").round().clamp(0, 255).to(torch.uint8)
         views[lo:hi] = v[:, 0].numpy()
         logits[lo:hi] = answer(v.float()).numpy()
         done = hi

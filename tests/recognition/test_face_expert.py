@@ -136,11 +136,11 @@ def test_the_network_takes_uint8_or_float_crops_and_folds_batchnorm_exactly():
 
 
 def test_the_committed_model_holds_its_recorded_score_on_a_fer_test_slice(shared_data):
-    from moodmusic.training.face import evaluate
+    from moodmusic.training.scoring import evaluate_face
 
     _, meta = load_checkpoint(DEFAULT_PATH, kind="face")
     recorded = meta["metrics"]["test_slice500"]["accuracy"]
-    result = evaluate(DEFAULT_PATH, shared_data, split="test", limit=500)
+    result = evaluate_face(DEFAULT_PATH, shared_data, split="test", limit=500)
     assert result["n"] == 500
     assert result["accuracy"] >= recorded - 0.005
 

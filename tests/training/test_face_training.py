@@ -9,7 +9,8 @@ import torch
 from moodmusic.cli import main
 from moodmusic.moods import MOODS
 from moodmusic.recognition.face_expert import centre_crop
-from moodmusic.training.face import augment, class_weights
+from moodmusic.training.augment import augment_faces
+from moodmusic.training.face import class_weights
 
 from tests.training.test_training_ddp import tiny_faces
 
@@ -23,27 +24,27 @@ def _faces() -> torch.Tensor:
 
 def test_augmentation_with_neutral_ranges_is_the_inference_centre_crop():
     x = _faces()
-    out = augment(x, torch.Generator().manual_seed(0), crop=40, **NEUTRAL)
+    out = augment_faces(x, torch.Generator().manual_seed(0), crop=40, **NEUTRAL)
     assert out.shape == (16, 1, 40, 40) and out.dtype == torch.float32
     torch.testing.assert_close(out, centre_crop(x.float().unsqueeze(1), 40), atol=1e-3, rtol=0)
 
 
 def test_augmentation_varies_images_but_repeats_for_the_same_seed():
     x = _faces()
-    a = augment(x, torch.Generator().manual_seed(1))
-    b = augment(x, torch.Generator().manual_seed(1))
-    c = augment(x, torch.Generator().manual_seed(2))
+    a = augment_faces(x, torch.Generator().manual_seed(1))
+    b = augment_faces(x, torch.Generator().manual_seed(1))
+    c = augment_faces(x, torch.Generator().manual_seed(2))
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
     assert a.min() >= 0 and a.max() <= 255
-    neutral = augment(x, torch.Generator().manual_seed(1), **NEUTRAL)
+    neutral = augment_faces(x, torch.Generator().manual_seed(1), **NEUTRAL)
     assert (a - neutral).abs().mean() > 10  # it really changes the pictures
 
 
 def test_flip_only_mirrors_the_crop():
     x = _faces()
     flips = dict(NEUTRAL, flip=True)
-    out = augment(x, torch.Generator().manual_seed(3), crop=48, **flips)
+    out = augment_faces(x, torch.Generator().manual_seed(3), crop=48, **flips)
     mirrored = [torch.allclose(o[0], xi.float().flip(-1), atol=1e-3) for o, xi in zip(out, x)]
     same = [torch.allclose(o[0], xi.float(), atol=1e-3) for o, xi in zip(out, x)]
     assert all(m or s for m, s in zip(mirrored, same))
@@ -75,7 +76,7 @@ def test_a_target_without_its_module_says_so(monkeypatch, capsys):
 
 @pytest.mark.data
 def test_fer_loads_six_moods_without_disgust(shared_data):
-    from moodmusic.training.face import load_fer
+    from moodmusic.training.datasets import load_fer
 
     data = load_fer(shared_data)
     x, y = data["train"]
@@ -157,7 +158,7 @@ def test_test_time_flip_choice():
 
 def test_augmentation_on_an_explicit_device_draws_the_same_images():
     x, gen = _faces(), lambda: torch.Generator().manual_seed(3)
-    torch.testing.assert_close(augment(x, gen(), device="cpu"), augment(x, gen()))
+    torch.testing.assert_close(augment_faces(x, gen(), device="cpu"), augment_faces(x, gen()))
 
 
 def test_a_student_distils_from_a_trained_teacher_end_to_end(tmp_path):

@@ -44,7 +44,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     from moodmusic.moods import MOODS
     from moodmusic.recognition.face_expert import FaceNet
     from moodmusic.training.distributed import distributed
-    from moodmusic.training.face import augment
+    from moodmusic.training.augment import augment_faces
     from moodmusic.training.loop import TrainConfig, fit, seed_everything
 
     x, y = tiny_faces(64)
@@ -58,7 +58,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
         result = fit(model, TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
                      TensorDataset(torch.from_numpy(xv), torch.from_numpy(yv)),
                      torch.nn.CrossEntropyLoss(), list(MOODS), config, info,
-                     batch_transform=lambda xb, g: augment(xb, g, crop=40))
+                     batch_transform=lambda xb, g: augment_faces(xb, g, crop=40))
         torch.save({"params": {k: v.clone() for k, v in model.state_dict().items()},
                     "metrics": result.best_metrics, "loss": result.history[-1]["train_loss"]},
                    Path(out_dir) / f"rank{rank}.pt")

@@ -10,7 +10,7 @@ from torch.utils.data import TensorDataset
 from moodmusic.moods import MOODS
 from moodmusic.recognition.face_expert import FaceNet
 from moodmusic.training.distributed import DistInfo
-from moodmusic.training.face import augment
+from moodmusic.training.augment import augment_faces
 from moodmusic.training.loop import TrainConfig, fit, lr_factor, seed_everything
 
 from tests.training.test_training_ddp import tiny_faces
@@ -51,7 +51,7 @@ def _train(tmp_path, epochs: int, resume: bool = False, crash_at_batch: int | No
         calls.append(1)
         if crash_at_batch is not None and len(calls) == crash_at_batch:
             raise Crash  # the process dies in the middle of an epoch
-        return augment(xb, g, crop=40)
+        return augment_faces(xb, g, crop=40)
 
     result = fit(model, train, val, torch.nn.CrossEntropyLoss(), list(MOODS), config, SOLO,
                  batch_transform=transform)

@@ -17,18 +17,11 @@ from moodmusic.cli import main
 from moodmusic.moods import MOOD_INDEX, MOODS
 from moodmusic.recognition.avfusion import AVFusionModel
 from moodmusic.recognition.voice_expert import VoiceExpert
-from moodmusic.training.fusion import au_sets, modality_dropout, same_label_pairs
-from moodmusic.training.voice import (
-    SPLIT_ACTORS,
-    Augment,
-    augment,
-    clip_probs,
-    featurize,
-    list_clips,
-    opus_round_trip,
-    split_of,
-    split_windows,
-)
+from moodmusic.training.augment import SpeechAugment, augment_speech, opus_round_trip
+from moodmusic.training.datasets import SPLIT_ACTORS, list_clips, same_label_pairs, split_of
+from moodmusic.training.features import featurize, split_windows
+from moodmusic.training.fusion import au_sets, modality_dropout
+from moodmusic.training.scoring import clip_probs
 
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 # Three real recordings standing in for three moods; RAVDESS emotion codes 05 angry, 04 sad, 03 happy, 07 disgust.
@@ -82,8 +75,8 @@ def test_clips_are_listed_with_moods_and_disgust_dropped(corpus):
 
 def test_augmentation_adds_noise_at_the_asked_snr():
     x = sf.read(SPEECH / "rainbow.flac", dtype="float32")[0] * 0.3
-    spec = Augment(snr_db=(10.0, 10.0), gain_db=(0.0, 0.0), max_offset_s=0.0, opus_prob=0.0)
-    y = augment(x, np.random.default_rng(0), spec)
+    spec = SpeechAugment(snr_db=(10.0, 10.0), gain_db=(0.0, 0.0), max_offset_s=0.0, opus_prob=0.0)
+    y = augment_speech(x, np.random.default_rng(0), spec)
     noise = y - x
     frame_rms = np.sqrt(np.convolve(x.astype(np.float64) ** 2, np.ones(400) / 400, mode="valid"))
     snr = 20 * np.log10(np.percentile(frame_rms, 90) / np.sqrt(np.mean(noise.astype(np.float64) ** 2)))
@@ -92,8 +85,8 @@ def test_augmentation_adds_noise_at_the_asked_snr():
 
 def test_augmentation_shifts_the_window_start_and_changes_level():
     x = sf.read(SPEECH / "rainbow.flac", dtype="float32")[0] * 0.1
-    spec = Augment(snr_db=(40.0, 40.0), gain_db=(12.0, 12.0), max_offset_s=0.5, opus_prob=0.0)
-    y = augment(x, np.random.default_rng(1), spec)
+    spec = SpeechAugment(snr_db=(40.0, 40.0), gain_db=(12.0, 12.0), max_offset_s=0.5, opus_prob=0.0)
+    y = augment_speech(x, np.random.default_rng(1), spec)
     assert len(x) - 8000 <= len(y) < len(x)
     ratio = np.sqrt(np.mean(y**2) / np.mean(x[len(x) - len(y):] ** 2))
     assert 20 * np.log10(ratio) == pytest.approx(12.0, abs=0.5)
@@ -237,7 +230,7 @@ def test_the_deployed_fusion_model_needs_the_face_expert(corpus, tmp_path, capsy
 
 
 def test_speaker_settings_and_actor_folds_are_read_as_documented():
-    from moodmusic.training.voice import actor_folds, parse_speaker_setting
+    from moodmusic.training.crossval import actor_folds, parse_speaker_setting
 
     assert parse_speaker_setting("128/128") == (128.0, 128.0)
     assert parse_speaker_setting("64/inf") == (64.0, float("inf")) and parse_speaker_setting("0")[0] == 0.0
