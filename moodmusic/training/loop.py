@@ -170,6 +170,138 @@ def _unjson(s: str) -> Any:
     return json.loads(s)
 
 
+@dataclass
+class _Schedule:
+    """The epoch plan: each rank's shard of the training set, and the learning-rate steps."""
+
+    sampler: DistributedSampler
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+def _schedule(train: TensorDataset, config: TrainConfig, dist_info: DistInfo) -> _Schedule:
+    sampler = DistributedSampler(train, num_replicas=dist_info.world_size, rank=dist_info.rank,
+                                 shuffle=True, seed=config.seed, drop_last=True)
+    steps_per_epoch = len(sampler) // config.batch_size
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"{len(train)} training examples make no full batch of {config.batch_size} per rank")
+    return _Schedule(sampler, steps_per_epoch, steps_per_epoch * config.epochs,
+                     int(round(config.warmup_epochs * steps_per_epoch)))
+
+
+def _on_device(model: nn.Module, teacher: nn.Module | None, config: TrainConfig, dist_info: DistInfo) -> nn.Module:
+    """Model (and teacher) on the rank's device; the model wrapped in DDP when there are several ranks."""
+    device = dist_info.device
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if teacher is not None:
+        teacher.to(device).eval().requires_grad_(False)
+        if config.channels_last:
+            teacher.to(memory_format=torch.channels_last)
+    if device.type == "cuda":  # fixed input sizes: let cuDNN pick its fastest kernels; TF32 for fp32 maths
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    if dist_info.enabled:
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    return model
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)  # no weight decay on norms and biases
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+
+
+def _resume(net: nn.Module, opt: torch.optim.Optimizer, last_path: Path,
+            dist_info: DistInfo) -> tuple[int, dict[str, Any], list[dict[str, Any]], float]:
+    """Model and optimiser state from `last.pt`; (next epoch, best so far, history, wall seconds before)."""
+    blob = torch.load(last_path, map_location="cpu", weights_only=True)
+    _unwrap(net).load_state_dict(blob["model"])
+    opt.load_state_dict(blob["optimizer"])
+    start_epoch = int(blob["epoch"]) + 1
+    best = {"state": blob["best_state"], "epoch": int(blob["best_epoch"]),
+            "score": float(blob["best_score"]), "metrics": _unjson(blob["best_metrics_json"])}
+    if dist_info.is_main:
+        print(f"resumed from {last_path} after epoch {start_epoch}", flush=True)
+    return start_epoch, best, _unjson(blob["history_json"]), float(blob["wall_s"])
+
+
+def _train_epoch(net: nn.Module, opt: torch.optim.Optimizer, train: TensorDataset, loss_fn: LossFn, epoch: int,
+                 plan: _Schedule, config: TrainConfig, dist_info: DistInfo, batch_transform: BatchTransform | None,
+                 teacher: nn.Module | None) -> torch.Tensor:
+    """One epoch over this rank's shard; returns (sum of batch losses, number of batches) summed over ranks."""
+    device = dist_info.device
+    use_amp = config.amp and device.type == "cuda"
+    x_train, y_train = train.tensors[0], train.tensors[1]
+    stored_targets = train.tensors[2] if len(train.tensors) > 2 else None
+    net.train()
+    plan.sampler.set_epoch(epoch)
+    order = torch.as_tensor(list(iter(plan.sampler)), dtype=torch.long)
+    gen = _epoch_generator(config.seed, epoch, dist_info.rank)
+    torch.manual_seed(gen.initial_seed() + 1)  # dropout draws: also a function of (seed, epoch, rank) only
+    steps = range(plan.steps_per_epoch)
+    bar = None
+    if config.progress and dist_info.is_main:
+        from tqdm import tqdm
+
+        bar = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, mininterval=5)
+        steps = bar
+    loss_sum = torch.zeros(2, dtype=torch.float64, device=device)
+    for i in steps:
+        step = epoch * plan.steps_per_epoch + i
+        for g in opt.param_groups:
+            g["lr"] = config.lr * lr_factor(step, plan.total_steps, plan.warmup_steps, config.min_lr_ratio)
+        idx = order[i * config.batch_size:(i + 1) * config.batch_size]
+        xb, yb = x_train[idx], y_train[idx]
+        if batch_transform is not None:
+            xb = batch_transform(xb, gen)
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        if config.channels_last and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = _logits(net(xb))
+            if teacher is not None:
+                with torch.no_grad():
+                    target = _logits(teacher(xb)).float()
+                loss = loss_fn(logits.float(), yb, target)
+            elif stored_targets is not None:
+                loss = loss_fn(logits.float(), yb, stored_targets[idx].to(device).float())
+            else:
+                loss = loss_fn(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        opt.step()
+        loss_sum[0] += loss.detach().double()
+        loss_sum[1] += 1
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    if bar is not None:
+        bar.close()
+    all_reduce_sum(loss_sum)
+    return loss_sum
+
+
+def _save_last(last_path: Path, net: nn.Module, opt: torch.optim.Optimizer, epoch: int, best: dict[str, Any],
+               history: list[dict[str, Any]], config: TrainConfig, wall: float) -> None:
+    last_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = last_path.with_name("last.pt.tmp")
+    torch.save(_state_for_resume(net, opt, epoch, best, history, config, wall), tmp)
+    tmp.replace(last_path)
+
+
+def _cpu_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in _unwrap(net).state_dict().items()}
+
+
 def fit(
     model: nn.Module,
     train: TensorDataset,
@@ -190,57 +322,15 @@ def fit(
     """
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    device = dist_info.device
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if teacher is not None:
-        teacher.to(device).eval().requires_grad_(False)
-        if config.channels_last:
-            teacher.to(memory_format=torch.channels_last)
-    use_amp = config.amp and device.type == "cuda"
-    if device.type == "cuda":  # fixed input sizes: let cuDNN pick its fastest kernels; TF32 for fp32 maths
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    net: nn.Module = model
-    if dist_info.enabled:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)  # no weight decay on norms and biases
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    net = _on_device(model, teacher, config, dist_info)
+    opt = _optimizer(model, config)
+    plan = _schedule(train, config, dist_info)
 
-    x_train, y_train = train.tensors[0], train.tensors[1]
-    stored_targets = train.tensors[2] if len(train.tensors) > 2 else None
-    sampler = DistributedSampler(train, num_replicas=dist_info.world_size, rank=dist_info.rank,
-                                 shuffle=True, seed=config.seed, drop_last=True)
-    steps_per_epoch = len(sampler) // config.batch_size
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    if steps_per_epoch < 1:
-        raise ValueError(f"{len(train)} training examples make no full batch of {config.batch_size} per rank")
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = int(round(config.warmup_epochs * steps_per_epoch))
-
-    run_dir = Path(config.run_dir) if config.run_dir else None
-    last_path = run_dir / "last.pt" if run_dir else None
-    start_epoch = 0
-    history: list[dict[str, Any]] = []
+    last_path = Path(config.run_dir) / "last.pt" if config.run_dir else None
+    start_epoch, history, wall_before = 0, [], 0.0
     best: dict[str, Any] = {"state": None, "epoch": -1, "score": -1.0, "metrics": {}}
-    wall_before = 0.0
     if config.resume and last_path is not None and last_path.is_file():
-        blob = torch.load(last_path, map_location="cpu", weights_only=True)
-        _unwrap(net).load_state_dict(blob["model"])
-        opt.load_state_dict(blob["optimizer"])
-        start_epoch = int(blob["epoch"]) + 1
-        best = {"state": blob["best_state"], "epoch": int(blob["best_epoch"]),
-                "score": float(blob["best_score"]), "metrics": _unjson(blob["best_metrics_json"])}
-        history = _unjson(blob["history_json"])
-        wall_before = float(blob["wall_s"])
-        if dist_info.is_main:
-            print(f"resumed from {last_path} after epoch {start_epoch}", flush=True)
+        start_epoch, best, history, wall_before = _resume(net, opt, last_path, dist_info)
 
     t0 = time.perf_counter()
     stopped_early = False
@@ -254,52 +344,7 @@ def fit(
                 print(f"stopping: time budget of {config.max_minutes} min reached", flush=True)
             break
         te = time.perf_counter()
-        net.train()
-        sampler.set_epoch(epoch)
-        order = torch.as_tensor(list(iter(sampler)), dtype=torch.long)
-        gen = _epoch_generator(config.seed, epoch, dist_info.rank)
-        torch.manual_seed(gen.initial_seed() + 1)  # dropout draws: also a function of (seed, epoch, rank) only
-        steps = range(steps_per_epoch)
-        bar = None
-        if config.progress and dist_info.is_main:
-            from tqdm import tqdm
-
-            bar = tqdm(steps, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False, mininterval=5)
-            steps = bar
-        loss_sum = torch.zeros(2, dtype=torch.float64, device=device)
-        for i in steps:
-            step = epoch * steps_per_epoch + i
-            for g in opt.param_groups:
-                g["lr"] = config.lr * lr_factor(step, total_steps, warmup_steps, config.min_lr_ratio)
-            idx = order[i * config.batch_size:(i + 1) * config.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            if batch_transform is not None:
-                xb = batch_transform(xb, gen)
-            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-            if config.channels_last and xb.ndim == 4:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = _logits(net(xb))
-                if teacher is not None:
-                    with torch.no_grad():
-                        target = _logits(teacher(xb)).float()
-                    loss = loss_fn(logits.float(), yb, target)
-                elif stored_targets is not None:
-                    loss = loss_fn(logits.float(), yb, stored_targets[idx].to(device).float())
-                else:
-                    loss = loss_fn(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-            opt.step()
-            loss_sum[0] += loss.detach().double()
-            loss_sum[1] += 1
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if bar is not None:
-            bar.close()
-        all_reduce_sum(loss_sum)
+        loss_sum = _train_epoch(net, opt, train, loss_fn, epoch, plan, config, dist_info, batch_transform, teacher)
         sync_buffers(_unwrap(net), dist_info)
         metrics = evaluate_distributed(net, val, classes, dist_info, config.eval_batch_size)
         score = metrics["macro_f1"]
@@ -308,8 +353,7 @@ def fit(
                   "lr": opt.param_groups[0]["lr"], "epoch_s": time.perf_counter() - te}
         history.append(record)
         if score > best["score"]:
-            best = {"state": {k: v.detach().cpu().clone() for k, v in _unwrap(net).state_dict().items()},
-                    "epoch": epoch, "score": score, "metrics": metrics}
+            best = {"state": _cpu_state(net), "epoch": epoch, "score": score, "metrics": metrics}
         wall = wall_before + time.perf_counter() - t0
         if dist_info.is_main:
             print(f"epoch {epoch + 1}/{config.epochs} loss {record['train_loss']:.4f} "
@@ -317,13 +361,10 @@ def fit(
                   f"{'*' if best['epoch'] == epoch else ' '} lr {record['lr']:.2e} "
                   f"{record['epoch_s']:.0f}s (total {wall / 60:.1f} min)", flush=True)
             if last_path is not None:
-                last_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = last_path.with_name("last.pt.tmp")
-                torch.save(_state_for_resume(net, opt, epoch, best, history, config, wall), tmp)
-                tmp.replace(last_path)
+                _save_last(last_path, net, opt, epoch, best, history, config, wall)
         barrier()
     wall_s = wall_before + time.perf_counter() - t0
     if best["state"] is None:  # resumed after the last epoch: nothing new to train
-        best["state"] = {k: v.detach().cpu().clone() for k, v in _unwrap(net).state_dict().items()}
+        best["state"] = _cpu_state(net)
     return FitResult(best_state=best["state"], best_epoch=best["epoch"] + 1, best_metrics=best["metrics"],
                      history=history, epochs_run=len(history), wall_s=wall_s, stopped_early=stopped_early)
