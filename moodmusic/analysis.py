@@ -8,6 +8,7 @@ two fused per segment by the same confidence-weighted `fuse`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition import Opinion, fuse
 from moodmusic.vision import FaceTracker, detect_faces_in_image
+
+log = logging.getLogger(__name__)
 
 SEGMENT_SECONDS = 2.5
 VIDEO_FPS = 6.0  # frames analysed per second of video: plenty for 2.5 s segments
@@ -103,6 +106,16 @@ class Analyzer:
             voice_times, voice_rows, voice_quality, heard = self._voice(path, report)
         report(0.95, "fusing")
         return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality, heard)
+
+    def analyse_json(self, path: str | Path) -> dict:
+        """`analyse(path).to_json()`, or {"path", "error"} with the reason: one bad file never stops a batch."""
+        try:
+            return self.analyse(path).to_json()
+        except media.MediaError as exc:
+            return {"path": path, "error": str(exc)}
+        except Exception as exc:  # never a traceback for a file; the reason goes to the log
+            log.debug("analysis of %s failed", path, exc_info=True)
+            return {"path": path, "error": f"could not analyse this file ({type(exc).__name__}: {exc})"}
 
     # ---------------------------------------------------------------- images
     def _image(self, path, info) -> Analysis:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 NAME = "predict"
 HELP = "Read the mood in images (jpg, png), audio (wav, flac, mp3, ogg) and video (mp4, webm, mov, avi, flv, mkv)."
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +37,6 @@ def run(args: argparse.Namespace) -> int:
 
     from moodmusic.analysis import Analyzer
     from moodmusic.config import load_settings
-    from moodmusic.media import MediaError
     from moodmusic.pipeline import load_experts
 
     torch.set_num_threads(1)
@@ -51,13 +47,7 @@ def run(args: argparse.Namespace) -> int:
     analyzer = Analyzer(experts)
     failed = 0
     for path in args.paths:
-        try:
-            result = analyzer.analyse(path).to_json()
-        except MediaError as exc:
-            result = {"path": path, "error": str(exc)}
-        except Exception as exc:  # never a traceback for a file; the reason goes to the log
-            log.debug("analysis of %s failed", path, exc_info=True)
-            result = {"path": path, "error": f"could not analyse this file ({type(exc).__name__}: {exc})"}
+        result = analyzer.analyse_json(path)
         failed += "error" in result
         print(json.dumps(result) if args.json else _line(result), flush=True)
     return 1 if failed else 0
