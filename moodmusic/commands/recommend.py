@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from moodmusic.errors import UserError
+
 NAME = "recommend"
 HELP = "Recommend tracks for a mood (angry, fear, happy, neutral, sad, surprise)."
 
@@ -38,7 +40,6 @@ def _text(recs) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from moodmusic.cli import UserError
     from moodmusic.config import load_settings
     from moodmusic.moods import MOODS
     from moodmusic.music import STRATEGIES, CatalogError, Recommender, load_catalog

@@ -198,6 +198,19 @@ class Catalog:
         """Decades with at least one track, oldest first ("1960s", …)."""
         return sorted({d for d in self.decade_of.tolist() if d})
 
+    def describe(self) -> list[str]:
+        """What the catalog holds, in lines: size, known artists, and tracks per genre, decade and label."""
+        labels: dict[str, int] = {}
+        for lab in self.label_of.tolist():
+            if lab:
+                labels[lab] = labels.get(lab, 0) + 1
+        return [
+            f"{len(self)} tracks; artist known for {sum(1 for a in self.artists if a)}",
+            "genres: " + ", ".join(f"{g} ({int((self.genre_of == g).sum())})" for g in self.genres()),
+            "decades: " + ", ".join(f"{d} ({int((self.decade_of == d).sum())})" for d in self.decades()),
+            "labels: " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())),
+        ]
+
 
 # ---------------------------------------------------------------- file formats
 
