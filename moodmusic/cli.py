@@ -18,9 +18,7 @@ import moodmusic.commands as commands_pkg
 from moodmusic import __version__
 from moodmusic.errors import UserError
 
-# `UserError` lives in `moodmusic.errors`; it stays importable from here while commands/live.py and
-# commands/bench.py still import it by this path.
-__all__ = ["UserError", "build_parser", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def _command_modules():

@@ -84,16 +84,16 @@ def _rss_mb() -> float:
 
 def run(args: argparse.Namespace) -> int:
     if args.sessions:  # checked before the minute of measuring, not after
-        from moodmusic.cli import UserError
+        from moodmusic.errors import UserError
 
         if any(not 1 <= n <= 8 for n in args.sessions):
             raise UserError("--sessions takes counts from 1 to 8")
     if args.capture_fps is not None and (not args.sessions or not 1 <= args.capture_fps <= 60):
-        from moodmusic.cli import UserError
+        from moodmusic.errors import UserError
 
         raise UserError("--capture-fps goes with --sessions and takes 1 to 60 frames a second")
     if args.client == "aiortc" and (not args.sessions or args.capture_fps is not None):
-        from moodmusic.cli import UserError
+        from moodmusic.errors import UserError
 
         raise UserError("--client aiortc goes with --sessions (its camera sends 30 fps; --capture-fps is for browsers)")
     import cv2
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     frame = face_frame()
     out: dict[str, float | int | str] = {"iterations": n, "threads": 1}
 
-    from moodmusic.cli import UserError
+    from moodmusic.errors import UserError
     from moodmusic.vision import ModelFileError, VisionRuntimeError
 
     try:
