@@ -18,6 +18,7 @@ from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
 from moodmusic.ui import components as ui  # noqa: E402
 from moodmusic.ui import local_source, music_panel, resources, spotify_account, streamer  # noqa: E402
+from moodmusic.ui import baseline_control  # noqa: E402
 from moodmusic.ui.music_panel import STRATEGY_LABELS  # noqa: E402
 
 try:
@@ -54,6 +55,7 @@ with st.sidebar:
     decade = st.selectbox("Decade", ["any"] + (recommender.decades() if recommender else []), key="decade")
     paused = st.toggle("Pause recommendations", key="paused")
     stable = st.slider("Recommend after the mood holds for (s)", 1.0, 15.0, float(settings.stable_seconds), 0.5)
+    baseline_control.render(live)  # "Hold a neutral face for 3 s": moods relative to this person's neutral face
 player = spotify_account.account(settings)
 
 left, right = st.columns([5, 7], gap="large")

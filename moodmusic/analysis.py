@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from moodmusic import media
+from moodmusic.errors import UserError
 from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bounds
 from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition import Opinion, fuse
+from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
 from moodmusic.vision import FaceTracker, detect_faces_in_image
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class Analysis(MoodReading):
     voice_active: bool | None  # None: the media has no sound
     voice_probs: np.ndarray | None
     segments: list[Segment] = field(default_factory=list)
+    baseline: str | None = None  # the neutral-face media the face was read against (`Analyzer.baseline_from`)
 
 
     def to_json(self) -> dict:
@@ -64,6 +67,8 @@ class Analysis(MoodReading):
             "voice": None if self.voice_active is None else {"active": self.voice_active, "probs": probs(self.voice_probs)},
             "timeline": [],
         }
+        if self.baseline is not None:  # only with --baseline: the other keys stay as they were
+            out["baseline"] = self.baseline
         if len(self.segments) > 1:
             out["timeline"] = [
                 {"start": round(s.start, 2), "end": round(s.end, 2), "mood": s.mood, "confidence": round(s.confidence, 4)}
@@ -84,15 +89,65 @@ def _mean(rows: list[np.ndarray], weights: list[float] | None = None) -> np.ndar
 class Analyzer:
     """Holds the experts (load once) and analyses any number of files."""
 
-    def __init__(self, experts, models_dir: str | Path | None = None) -> None:
-        """`models_dir`: where the face detector and mesh live (default: the configured models folder)."""
+    def __init__(self, experts, models_dir: str | Path | None = None, baseline: NeutralBaseline | None = None) -> None:
+        """`models_dir`: where the face detector and mesh live (default: the configured models folder).
+        `baseline`: this person's neutral face (`baseline_from`); every face reading is then taken relative to it."""
         from moodmusic.config import load_settings
 
         self.experts = experts
         self.models_dir = Path(models_dir) if models_dir is not None else load_settings().models_dir
+        self.baseline = baseline
 
     def analyse(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Analysis:
         """Raise `media.MediaError` (a clear one-line reason) for a file that cannot be read."""
+        result = self._analyse(path, progress)
+        result.baseline = self.baseline.source if self.baseline is not None else None
+        return result
+
+    def baseline_from(self, path: str | Path, reference_dir: str | Path | None = None) -> NeutralBaseline:
+        """This person's neutral face, from a photo or video of it (the face expert on every face frame read).
+
+        The face model's reading of a typical neutral face comes from
+        `reference_dir` (default: `models_dir`). Raises `UserError` with one line:
+        the file cannot be read, it has no picture or no face, or the reference is missing.
+        """
+        name = Path(path).name
+        if self.experts.face is None:
+            raise UserError(f"baseline {name}: a neutral baseline needs the face model, which is not loaded")
+        try:
+            info = media.probe(path)
+            if info.kind == "audio" or not (info.kind == "image" or info.has_video):
+                raise UserError(f"baseline {name} has no picture: use a photo or a video of your neutral face")
+            if info.kind == "image":
+                faces = detect_faces_in_image(media.read_image(path), models_dir=self.models_dir)
+                crops, least = [f.crop for f in faces[:1]], 1  # a photo is one deliberate, still expression
+            else:
+                crops, least = [c for c in self._face_crops(path)], MIN_FRAMES
+        except media.MediaError as exc:
+            raise UserError(f"baseline: {exc}") from None
+        if not crops:
+            raise UserError(f"baseline: no face found in {name}; use a photo or video of your face, "
+                            "turned to the camera, in good light")
+        rows = np.asarray(self.experts.face(np.stack(crops)))
+        try:
+            reference = load_reference(reference_dir if reference_dir is not None else self.models_dir)
+            return NeutralBaseline.from_probs(rows, reference, min_frames=least, source=str(path))
+        except BaselineError as exc:
+            raise UserError(f"baseline {name}: {exc}") from None
+
+    def _face_crops(self, path: str | Path):
+        """The tracked face's crop in each frame of a video (at `VIDEO_FPS`) that shows one."""
+        tracker = FaceTracker(self.models_dir)
+        for _, frame in media.iter_video_frames(path, fps=VIDEO_FPS):
+            faces = tracker.process(frame)
+            if faces:
+                yield faces[0].crop
+
+    def _relative(self, probs: np.ndarray) -> np.ndarray:
+        """Face probabilities (6,) or (N, 6) relative to the person's neutral face, when there is a baseline."""
+        return self.baseline.apply(probs) if self.baseline is not None else probs
+
+    def _analyse(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Analysis:
         report = progress or (lambda fraction, message: None)
         info = media.probe(path)
         report(0.05, "reading")
@@ -123,7 +178,7 @@ class Analyzer:
         faces = detect_faces_in_image(image, models_dir=self.models_dir)
         face_probs = None
         if faces and self.experts.face is not None:
-            face_probs = np.asarray(self.experts.face(faces[0].crop[None]))[0]
+            face_probs = self._relative(np.asarray(self.experts.face(faces[0].crop[None]))[0])
         fused = fuse(Opinion(face_probs, faces[0].score), None) if face_probs is not None else fuse(None, None)
         return Analysis(str(path), "image", 0.0, fused.probs, bool(faces), face_probs, None, None)
 
@@ -141,7 +196,7 @@ class Analyzer:
                 report(0.05 + 0.6 * min(1.0, t / duration), "looking at faces")
         rows = []
         if crops and self.experts.face is not None:
-            rows = list(np.asarray(self.experts.face(np.stack(crops))))
+            rows = list(self._relative(np.asarray(self.experts.face(np.stack(crops)))))
         else:
             times, scores = [], []
         return times, rows, scores

@@ -133,3 +133,54 @@ def test_the_live_session_reads_voice_against_the_speaker_as_configured(monkeypa
     assert not at.exception, at.exception
     live = at.session_state.live
     assert live._speaker is not None and live._speaker.prior.weight == 128 and live._learn_speaker is learns
+
+
+def test_the_neutral_face_control_captures_is_remembered_for_the_browser_session_and_forgets(monkeypatch, tmp_path):
+    """"Hold a neutral face for 3 s" on a real engine reading a real face (hand-driven clock); the baseline
+    survives a new engine built after a rerun; "Forget my neutral face" drops it everywhere."""
+    from moodmusic import samples
+    from moodmusic.live.session import LiveSession
+    from moodmusic.pipeline import load_experts
+    from moodmusic.ui import baseline_control
+
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: False)
+    t = [100.0]
+    session = LiveSession(load_experts().face, None, clock=lambda: t[0], start_worker=False)
+    frame = samples.face_frame()
+
+    def look(seconds: float) -> None:
+        for _ in range(int(seconds * 15)):
+            session.on_video(frame)
+            t[0] += 1 / 15
+
+    look(1.0)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["live"] = session
+    at.run()
+    assert not at.exception, at.exception
+    hold = at.button(key="baseline-hold")
+    assert hold.label == baseline_control.HOLD and not hold.disabled
+    hold.click().run()
+    assert not at.exception, at.exception
+    assert session.snapshot().baseline == "capturing"
+    assert any("s left" in str(p.proto) for p in at.get("progress"))
+    look(3.3)
+    at.run()  # the panel's timer, as the browser would run it
+    assert not at.exception, at.exception
+    kept = at.session_state[baseline_control.KEY]
+    assert session.snapshot().baseline == "on" and kept is session.baseline and kept.frames >= 40
+    assert any("Done" in c.value for c in at.sidebar.caption)
+
+    session.close()  # the engine goes (e.g. the page built a new one): the next one gets the same baseline
+    at.run()
+    assert not at.exception, at.exception
+    fresh = at.session_state["live"]
+    assert fresh is not session and fresh.baseline is kept and fresh.snapshot().baseline == "on"
+    at.button(key="baseline-forget").click().run()
+    assert not at.exception, at.exception
+    assert fresh.baseline is None and baseline_control.KEY not in at.session_state
+    assert at.button(key="baseline-hold").disabled  # and the new engine sees no face yet: look first
+    fresh.close()

@@ -96,3 +96,57 @@ def test_human_readable_output(files):
     proc = predict(str(files["photo"]))
     assert proc.returncode == 0
     assert proc.stdout.startswith(str(files["photo"]) + ": ") and "face" in proc.stdout
+
+
+# ----------------------------------------------------------------------------- --baseline NEUTRAL_MEDIA
+
+@pytest.fixture(scope="module")
+def neutral(tmp_path_factory) -> dict[str, Path]:
+    """Grace Hopper's portrait (she reads neutral-to-angry) as a photo, a 2 s video, and media that cannot serve."""
+    d = tmp_path_factory.mktemp("neutral")
+    hopper = samples.face_photo(samples.HOPPER)
+    photo = d / "hopper.jpg"
+    cv2.imwrite(str(photo), hopper)
+    video = samples.make_clip(d / "hopper.mp4", [(hopper, 2.0)], fps=10)
+    blink = samples.make_clip(d / "blink.mp4", [(hopper, 0.3)], fps=10)  # 2 frames with a face at 6 fps
+    wall = d / "wall.png"
+    cv2.imwrite(str(wall), np.full((480, 640, 3), 90, np.uint8))
+    return {"photo": photo, "video": video, "blink": blink, "wall": wall}
+
+
+def test_baseline_reads_the_face_relative_to_the_persons_neutral_face(files, neutral, results):
+    from moodmusic.recognition.baseline import geometric_mean, load_reference
+
+    proc = predict("--baseline", str(neutral["photo"]), str(files["photo"]), str(neutral["photo"]), "--json")
+    assert proc.returncode == 0, proc.stderr
+    smile, herself = (json.loads(line) for line in proc.stdout.splitlines())
+    plain = results[1]["photo"]
+    assert set(smile) == set(plain) | {"baseline"} and smile["baseline"] == str(neutral["photo"])
+    # the correction is the prior shift: face' ∝ face · reference / (her neutral face's reading)
+    plain_hopper = json.loads(predict(str(neutral["photo"]), "--json").stdout)["face"]["probs"]
+    b = geometric_mean(np.array([[plain_hopper[m] for m in MOODS]]))
+    expected = np.array([plain["face"]["probs"][m] for m in MOODS]) * load_reference() / b
+    np.testing.assert_allclose([smile["face"]["probs"][m] for m in MOODS], expected / expected.sum(), atol=2e-3)
+    assert smile["mood"] == "happy"  # a smile still reads as a smile
+    assert herself["face"]["probs"]["neutral"] == max(herself["face"]["probs"].values())  # her own face: neutral
+
+
+def test_baseline_from_a_video_and_the_human_line_says_so(files, neutral):
+    proc = predict("--baseline", str(neutral["video"]), str(files["photo"]))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"{files['photo']}: happy") and f"neutral face in {neutral['video']}" in proc.stdout
+
+
+@pytest.mark.parametrize("key, message", [
+    ("wall", "no face found in wall.png"),
+    ("blink", "at least 5 frames with a face; got 2"),
+    ("wav", "has no picture"),
+    ("text", "notes.mp4"),
+    ("missing", "nope.flac"),
+])
+def test_a_baseline_that_cannot_serve_is_one_clear_line(files, neutral, key, message):
+    path = neutral.get(key) or files[key]
+    proc = predict("--baseline", str(path), str(files["photo"]))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: baseline") and message in proc.stderr
+    assert "Traceback" not in proc.stderr

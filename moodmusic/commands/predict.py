@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files to analyse")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--models", default=None, help="folder with the model files (default: models/)")
+    parser.add_argument("--baseline", default=None, metavar="NEUTRAL_MEDIA",
+                        help="a photo or video of the same person's neutral face: moods are read relative to it")
 
 
 def _line(result: dict) -> str:
@@ -29,6 +31,8 @@ def _line(result: dict) -> str:
         parts.append("voice " + (max(voice["probs"], key=voice["probs"].get) if voice["probs"] else "no speech"))
     if result.get("timeline"):
         parts.append(" · ".join(f"{s['start']:.1f}s {s['mood'] or '-'}" for s in result["timeline"]))
+    if result.get("baseline"):
+        parts.append(f"(relative to the neutral face in {result['baseline']})")
     return "  ".join(parts)
 
 
@@ -45,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     for problem in experts.problems:
         print(f"warning: {problem}", file=sys.stderr)
     analyzer = Analyzer(experts)
+    if args.baseline:
+        analyzer.baseline = analyzer.baseline_from(args.baseline, reference_dir=args.models or settings.models_dir)
     failed = 0
     for path in args.paths:
         result = analyzer.analyse_json(path)

@@ -27,6 +27,7 @@ TARGETS: dict[str, str] = {
     "face": "the face expert on FER2013",
     "voice": "the voice expert on RAVDESS + TESS",
     "fusion": "the audio-visual fusion model",
+    "neutral": "the face model's reading of a typical neutral face (models/neutral_reference.json)",
 }
 
 
@@ -240,6 +241,57 @@ def _run_fusion(args: argparse.Namespace) -> int:
     ))
 
 
+# ----------------------------------------------------------------------------- neutral reference
+
+def _neutral_options(parser: argparse.ArgumentParser, trainer) -> None:
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder holding faces/fer2013.npz (default ../shared/data)")
+    parser.add_argument("--models", type=Path, default=None, help="folder with the face weights (default: models/)")
+    parser.add_argument("--out", type=Path, default=None, help="default: MODELS/neutral_reference.json")
+
+
+def _run_neutral(args: argparse.Namespace) -> int:
+    from moodmusic.training.neutral import NeutralConfig, fit_reference
+
+    path, record = fit_reference(NeutralConfig(data=args.data, models=args.models, out=args.out,
+                                               command=_command_line(args, "neutral", 1)))
+    print(f"wrote {path}: a typical neutral face ({record['faces']} FER2013 validation faces) reads "
+          + ", ".join(f"{m} {p:.2f}" for m, p in zip(record["moods"], record["reference"])))
+    return 0
+
+
+# ----------------------------------------------------------------------------- fusion rule
+
+def _fusion_rule_options(parser: argparse.ArgumentParser, trainer) -> None:
+    d = trainer.FusionRuleConfig
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--models", type=Path, default=d.models, help="folder with the deployed experts")
+    parser.add_argument("--out", type=Path, default=d.out, help="where to write the rule (JSON)")
+    parser.add_argument("--cache", type=Path, default=d.cache, help="voice feature cache (shared with train voice)")
+    parser.add_argument("--members", type=int, default=d.members, help="nets per leave-one-corpus-out ensemble")
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--patience", type=int, default=d.patience)
+    parser.add_argument("--components", type=int, default=d.components, help="novelty model: principal directions")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--face-limit", type=int, default=None, help="a fixed subset of N FER images per split")
+    parser.add_argument("--no-proof", action="store_true", help="skip the AU pairs and MEAD clips")
+    parser.add_argument("--jobs", type=int, default=d.jobs)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _run_fusion_rule(args: argparse.Namespace) -> int:
+    from moodmusic.training.fusion_rule import FusionRuleConfig, train_fusion_rule
+
+    if args.members < 1 or args.components < 1:
+        raise UserError("--members and --components must be at least 1")
+    return train_fusion_rule(FusionRuleConfig(
+        data=args.data, models=args.models, out=args.out, cache=args.cache, members=args.members,
+        epochs=args.epochs, patience=args.patience, components=args.components, seed=args.seed,
+        face_limit=args.face_limit, proof=not args.no_proof, jobs=args.jobs, progress=not args.no_progress,
+        command=_command_line(args, "fusion-rule", 1),
+    ))
+
+
 # ----------------------------------------------------------------------------- the command that reproduces a run
 
 def _world_size() -> int:
@@ -274,4 +326,5 @@ _TARGET_CLI: dict[str, tuple[Callable, Callable[[argparse.Namespace], int]]] = {
     "face": (_face_options, _run_face),
     "voice": (_voice_options, _run_voice),
     "fusion": (_fusion_options, _run_fusion),
+    "neutral": (_neutral_options, _run_neutral),
 }

@@ -41,6 +41,7 @@ from moodmusic.audio import (
     voice_features,
 )
 from moodmusic.moods import MOODS
+from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
 from moodmusic.recognition.fusion import Opinion, fuse
 from moodmusic.vision import Face, FaceTracker, draw_overlay
 
@@ -104,6 +105,7 @@ class Snapshot:
     voice: Evidence | None = None
     face_state: str = "off"  # off | behind (frames arrive too late and are shed) | no face | face
     voice_state: str = "off"  # off | silence | speech
+    baseline: str = "off"  # the personal neutral baseline: off | capturing | on (see LiveSession.capture_baseline)
     video_fps: float = 0.0  # frames processed per second
     video_in_fps: float = 0.0  # frames arriving per second
     audio_fps: float = 0.0  # audio frames arriving per second
@@ -229,6 +231,17 @@ class _Meters:
         self.latency_ms: deque[float] = deque(maxlen=100)
 
 
+@dataclass
+class _Capture:
+    """A neutral-face capture in progress: the face expert's raw readings until `until` (the session's clock)."""
+
+    until: float
+    seconds: float
+    reference: np.ndarray
+    min_frames: int
+    rows: list[np.ndarray] = field(default_factory=list)
+
+
 COUNTERS = (
     "video_frames", "video_processed", "video_skipped", "audio_frames",
     "voice_hops", "errors", "video_errors", "audio_errors",
@@ -275,6 +288,7 @@ class LiveSession:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._auto_worker = start_worker
+        self._init_baseline()
 
     def _init_voice(self, speaker: SpeakerPrior | None, learn_speaker: bool) -> None:
         """The audio path's state: the ring, voice activity, the speaker adapter and `post_audio`'s queue."""
@@ -346,7 +360,7 @@ class LiveSession:
             faces = self.tracker.process(frame, pixel_format=pixel_format)
             probs = None
             if faces and self.face_model is not None and self._expert_due(arrived, bool(faces_before)):
-                probs = np.asarray(self.face_model(faces[0].crop[None]))[0]
+                probs = self._relative_to_neutral(np.asarray(self.face_model(faces[0].crop[None]))[0], arrived)
                 self._expert_at = arrived
             done = self.clock()
             self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work)
@@ -543,7 +557,7 @@ class LiveSession:
             audio_fps=self._meters.audio_in.rate(now), audio_level_db=float(self._audio_db),
             video_ms=_median(self._meters.video_ms), voice_ms=_median(self._meters.voice_ms),
             latency_ms=_median(self._meters.latency_ms), timeline=tuple(self._timeline),
-            counters=dict(self.counters), updated=now,
+            counters=dict(self.counters), updated=now, baseline=self._baseline_state_locked(now),
             voice_learnt_s=self._speaker_windows * cfg.hop_seconds
             if self._speaker is not None and self._learn_speaker else None,
         )
@@ -579,6 +593,80 @@ class LiveSession:
             self._count_error("video_errors")
             log.exception("overlay failed")
             return frame
+
+    # ------------------------------------------------------- the personal neutral baseline
+    def _init_baseline(self) -> None:
+        """No baseline and no capture yet (`capture_baseline`, `set_baseline`)."""
+        self._baseline: NeutralBaseline | None = None
+        self._capture: _Capture | None = None
+        self.baseline_problem: str | None = None  # why the last capture gave no baseline, for the page
+
+    @property
+    def baseline(self) -> NeutralBaseline | None:
+        """The person's neutral face the face is read against; None: read as the expert reads it."""
+        with self._lock:
+            return self._baseline
+
+    def set_baseline(self, baseline: NeutralBaseline | None) -> None:
+        """Read the face relative to this neutral face from the next frame on (None: forget it); ends a capture."""
+        with self._lock:
+            self._baseline, self._capture, self.baseline_problem = baseline, None, None
+
+    def capture_baseline(
+        self, seconds: float = 3.0, reference: np.ndarray | None = None, min_frames: int = MIN_FRAMES
+    ) -> None:
+        """Collect the face expert's readings for `seconds`, then make them this person's neutral baseline.
+
+        Returns at once: the video thread collects each reading as it is made,
+        and the first frame or snapshot after `seconds` builds the baseline
+        (`Snapshot.baseline` goes "capturing", then "on"). With fewer than
+        `min_frames` readings (no face, the camera off) the baseline stays as
+        it was and `baseline_problem` says why. `reference`: the expert's
+        reading of a typical neutral face (default: the configured models
+        folder's; a missing one raises `BaselineError` before anything changes).
+        """
+        ref = np.asarray(load_reference() if reference is None else reference, dtype=np.float64)
+        with self._lock:
+            self._capture = _Capture(self.clock() + seconds, seconds, ref, min_frames)
+            self.baseline_problem = None
+
+    def baseline_progress(self) -> tuple[float, float] | None:
+        """(seconds done, seconds in all) of the capture in progress, for the page; None when none runs."""
+        with self._lock:
+            if self._capture is None:
+                return None
+            left = max(0.0, self._capture.until - self.clock())
+            return min(self._capture.seconds, self._capture.seconds - left), self._capture.seconds
+
+    def _relative_to_neutral(self, probs: np.ndarray, now: float) -> np.ndarray:
+        """The video thread, right after the face expert: keep the raw reading while capturing; return it
+        relative to the baseline (as it is, without one)."""
+        with self._lock:
+            if self._capture is not None:
+                if now < self._capture.until:
+                    self._capture.rows.append(probs)
+                else:
+                    self._finish_capture_locked()
+            baseline = self._baseline
+        return baseline.apply(probs) if baseline is not None else probs
+
+    def _baseline_state_locked(self, now: float) -> str:
+        if self._capture is not None and now >= self._capture.until:  # no frame came to end it
+            self._finish_capture_locked()
+        return "capturing" if self._capture is not None else "on" if self._baseline is not None else "off"
+
+    def _finish_capture_locked(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is None:
+            return
+        try:
+            self._baseline = NeutralBaseline.from_probs(
+                np.array(capture.rows).reshape(-1, len(MOODS)), capture.reference,
+                min_frames=capture.min_frames, source="camera")
+        except BaselineError:
+            self.baseline_problem = (
+                f"your face was read {len(capture.rows)} time{'s' * (len(capture.rows) != 1)} in "
+                f"{capture.seconds:g} s, too few for a neutral baseline: face the camera in good light and try again")
 
     # ----------------------------------------------------------------- output
     def snapshot(self) -> Snapshot:

@@ -324,3 +324,59 @@ def test_rejected_posted_audio_keeps_one_worker_rather_than_starting_one_per_hop
     counters = s.snapshot().counters
     s.close()
     assert counters["audio_errors"] == 40 and len(workers) == 1
+
+
+def test_a_neutral_face_captured_for_3_s_becomes_the_baseline_and_corrects_every_face_reading(
+        experts, clock, face_frame, blank_frame):
+    """capture_baseline collects the face expert's raw readings on the session's clock, then reads the face
+    relative to them: the face held during the capture then reads as a typical neutral face does."""
+    from moodmusic.recognition.baseline import NeutralBaseline, load_reference
+
+    raw = []
+
+    def reading(crops):
+        raw.append(np.asarray(experts.face(crops))[0])
+        return experts.face(crops)
+
+    s = LiveSession(reading, None, clock=clock, start_worker=False)
+    feed_video(s, face_frame, clock, 1.0)
+    assert s.snapshot().baseline == "off" and s.baseline is None
+    before = len(raw)
+    s.capture_baseline(3.0)
+    feed_video(s, face_frame, clock, 1.5)
+    assert s.snapshot().baseline == "capturing" and s.baseline is None
+    feed_video(s, face_frame, clock, 1.8)  # past 3 s: the next frame builds it
+    snap = s.snapshot()
+    assert snap.baseline == "on" and s.baseline_problem is None
+    n = s.baseline.frames
+    assert 44 <= n <= 46 and len(raw) - before > n  # 15 fps for 3 s, every frame read; later ones are not in it
+    reference = load_reference()
+    expected = NeutralBaseline.from_probs(np.array(raw[before:before + n]), reference)
+    np.testing.assert_allclose(s.baseline.shift, expected.shift)  # exactly the readings made during the capture
+    feed_video(s, face_frame, clock, 2.0)
+    # the same face, read against itself, reads as the expert reads a typical neutral face
+    face = np.array(s.snapshot().face.probs)
+    assert MOODS[int(face.argmax())] == MOODS[int(reference.argmax())] == "neutral"
+    np.testing.assert_allclose(face, reference / reference.sum(), atol=0.05)
+    assert MOODS[int(np.argmax(raw[-1]))] == "happy"  # while the expert alone reads the astronaut's smile
+    s.set_baseline(None)  # "Forget my neutral face"
+    feed_video(s, face_frame, clock, 2.0)
+    assert s.snapshot().baseline == "off" and MOODS[int(np.argmax(s.snapshot().face.probs))] == "happy"
+
+
+def test_a_capture_without_a_face_leaves_the_baseline_as_it_was_and_says_why(experts, clock, face_frame, blank_frame):
+    s = LiveSession(experts.face, None, clock=clock, start_worker=False)
+    s.capture_baseline(3.0)
+    feed_video(s, blank_frame, clock, 3.5)  # nobody in front of the camera
+    assert s.snapshot().baseline == "off" and s.baseline is None
+    assert "read 0 times in 3 s" in s.baseline_problem
+    s.capture_baseline(3.0)
+    clock.advance(4.0)  # the camera is off: no frame ends the capture, the page's snapshot does
+    assert s.snapshot().baseline == "off" and "too few" in s.baseline_problem
+    s.capture_baseline(1.0)
+    feed_video(s, face_frame, clock, 1.2)
+    assert s.snapshot().baseline == "on" and s.baseline_problem is None
+    kept = s.baseline
+    s.capture_baseline(3.0)  # a second try that fails keeps the first baseline
+    feed_video(s, blank_frame, clock, 3.5)
+    assert s.snapshot().baseline == "on" and s.baseline is kept and s.baseline_problem
