@@ -114,8 +114,10 @@ pace = load.refresh_pace(len(load.sessions()))
 
 @st.fragment(run_every=0.25 * pace)
 def mood_now() -> None:
+    """The current mood, or, once the input stops, why there is none and the last one ("Last mood: … (N s ago)")."""
     snap = live.snapshot()
-    ui.mood_badge(snap.mood, snap.confidence, snap.state)
+    ago = snap.updated - snap.last_mood_at if snap.last_mood_at is not None else None
+    ui.mood_badge(snap.mood, snap.confidence, snap.state, last_mood=snap.last_mood, last_seen_s=ago)
 
 
 @st.fragment(run_every=1.0 * pace)
@@ -133,7 +135,11 @@ def timeline_now() -> None:
 
 @st.fragment(run_every=1.0 * pace)
 def music_watch() -> None:
-    """Store the reading; once a new mood has held for `stable` s, pick music and rerun the page to show it."""
+    """Store the reading; once a new mood has held for `stable` s, pick music and rerun the page to show it.
+
+    Only a current mood is stored: once the camera and microphone stop (STOP, a file's end) the engine
+    has none (`snap.mood` is None, only `last_mood`), so nothing is written.
+    """
     snap = live.snapshot()
     now = time.monotonic()
     if snap.mood is not None:

@@ -55,9 +55,8 @@ def test_source_choice_swaps_the_widget(page):
     assert not at.exception and len(calls) == before + 1
 
 
-def _held_mood_session(face_frame) -> "LiveSession":
-    """A live engine that has read the astronaut's face for 3 s on a hand-driven clock, long ago:
-    its mood has held for far longer than the page waits before picking music."""
+def _face_read_session(face_frame) -> tuple["LiveSession", list[float]]:
+    """A live engine that has read the astronaut's face for 3 s on a hand-driven clock (`t[0]`)."""
     from moodmusic.live.session import LiveSession
     from moodmusic.pipeline import load_experts
 
@@ -67,8 +66,52 @@ def _held_mood_session(face_frame) -> "LiveSession":
     for _ in range(45):
         session.on_video(face_frame)
         t[0] += 1 / 15
-    session.clock = lambda: t[0]  # time stands still for the engine: its evidence stays fresh
-    return session
+    return session, t
+
+
+def _held_mood_session(face_frame) -> "LiveSession":
+    """A live engine that has read the astronaut's face for 3 s, long ago: its mood has held for far
+    longer than the page waits before picking music (time stands still for it: its evidence stays fresh)."""
+    return _face_read_session(face_frame)[0]
+
+
+def test_once_the_camera_stops_the_page_shows_the_last_mood_only_and_stores_nothing(monkeypatch, tmp_path):
+    """No input, no mood: "Last mood: … (N s ago)" at most, never a current `Mood: …`, and no reading stored."""
+    import time
+
+    from moodmusic import samples
+    from moodmusic.bench.page import MOOD_TEXT
+    from moodmusic.store import Store
+    from moodmusic.ui import resources
+
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: False)
+    resources.store.clear()  # the store is cached per process: this test's home, not an earlier one's
+    session, t = _face_read_session(samples.face_frame())
+    mood = session.snapshot().mood
+    assert mood is not None
+    store = Store(tmp_path / "moodmusic.sqlite3")
+    try:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.session_state["live"] = session
+        at.run()  # the camera is on: the current mood, stored
+        assert not at.exception, at.exception
+        page = "".join(str(h.proto) for h in at.get("html"))
+        assert MOOD_TEXT.search(page) and "Last mood" not in page
+        stored = len(store.readings())  # one, or two when the music's rerun fell in the next second
+        assert stored >= 1 and {r.mood for r in store.readings()} == {mood}
+
+        t[0] += 3.0  # the camera stopped sending 3 s ago (STOP): past signal_timeout, within forget_after
+        time.sleep(1.1)  # past the store's one-reading-a-second slot, so a reading would be kept
+        at.run()
+        assert not at.exception, at.exception
+        page = "".join(str(h.proto) for h in at.get("html"))
+        assert not MOOD_TEXT.search(page), page
+        assert f"Last mood: {mood} (3 s ago)" in page and "No signal" in page
+        assert len(store.readings()) == stored
+    finally:
+        store.close()
+        resources.store.clear()
 
 
 def test_music_appears_once_the_mood_holds_and_a_like_is_stored(monkeypatch, tmp_path):

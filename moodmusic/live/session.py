@@ -117,6 +117,10 @@ class Snapshot:
     counters: dict[str, int] = field(default_factory=dict)
     updated: float = 0.0
     voice_learnt_s: float | None = None  # seconds of this speaker's voice the adapter counts; None: not learning
+    # The last mood shown and when (the engine's clock), current or not: once the input stops, `mood` is
+    # None and the page says "Last mood: … (N s ago)" from these, never a current mood
+    last_mood: str | None = None
+    last_mood_at: float | None = None
 
 
 class Overlay(NamedTuple):
@@ -318,6 +322,9 @@ class LiveSession:
         self._timeline: deque[tuple[float, str, float]] = deque()
         self._mood: str | None = None
         self._mood_since: float | None = None
+        self._last_mood: str | None = None  # the last mood shown, kept after the input stops (Snapshot.last_mood)
+        self._last_mood_at: float | None = None
+        self._voice_total = 0  # AudioStream.total at the last voice step: no new samples, no new voice opinion
         self._reading = _Reading()
 
     # ------------------------------------------------------------------ inputs
@@ -467,11 +474,22 @@ class LiveSession:
             self._meters.latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
 
     def voice_step(self) -> None:
-        """Turn the latest audio window into voice evidence (the worker calls this every hop)."""
+        """Turn the latest audio window into voice evidence (the worker calls this every hop).
+
+        Only when audio was buffered since the last step: the ring keeps its
+        last window after the microphone stops (STOP, a file's end), and
+        reading it again would form a fresh opinion from sound that no longer
+        arrives. The worker keeps running until `idle_timeout`, so this check,
+        not the worker's exit, is what stops the voice speaking for a silent input.
+        """
         t0 = self.clock()
+        total = self._audio.total
+        if total == self._voice_total:  # nothing new since the last step (the voice worker's state alone)
+            return
         window = self._audio.window(self.config.window_seconds)
         if window is None:
             return
+        self._voice_total = total
         activity = float(self._vad.activity(window))
         rms = float(np.sqrt(np.mean(np.square(window[-int(SAMPLE_RATE * self.config.hop_seconds):])) + 1e-12))
         opinion = None
@@ -509,12 +527,18 @@ class LiveSession:
 
     def _update_locked(self, now: float) -> None:
         cfg = self.config
+        video_on = self._last_video_in is not None and now - self._last_video_in < cfg.signal_timeout
+        audio_on = self._last_audio_in is not None and now - self._last_audio_in < cfg.signal_timeout
+        # An input that is off says nothing: its opinion goes at once, not `forget_after` later, so
+        # after STOP or a file's end there is no current mood (the snapshot keeps only `last_mood`).
+        if not video_on:
+            self._face = None
+        if not audio_on:
+            self._voice = None
         # Ages in units of each modality's half-life, so fuse() fades both correctly.
         face_op = self._aged(self._face, self._face_t, now, cfg.face_half_life)
         voice_op = self._aged(self._voice, self._voice_t, now, cfg.voice_half_life)
         fused = fuse(face_op, voice_op, half_life=1.0)
-        video_on = self._last_video_in is not None and now - self._last_video_in < cfg.signal_timeout
-        audio_on = self._last_audio_in is not None and now - self._last_audio_in < cfg.signal_timeout
         face_now = self._last_face_seen is not None and now - self._last_face_seen < cfg.signal_timeout
         video_fresh = self._last_video_fresh is not None and now - self._last_video_fresh < cfg.signal_timeout
         if not video_on:
@@ -529,6 +553,7 @@ class LiveSession:
             if sm.mood != self._mood:
                 self._mood, self._mood_since = sm.mood, now
             state, mood, conf, probs = "mood", sm.mood, sm.confidence, tuple(float(x) for x in sm.probs)
+            self._last_mood, self._last_mood_at = sm.mood, now
             last = self._timeline[-1][0] if self._timeline else -1e9
             if now - last >= cfg.timeline_step:
                 self._timeline.append((now, sm.mood, sm.confidence))
@@ -560,6 +585,7 @@ class LiveSession:
             counters=dict(self.counters), updated=now, baseline=self._baseline_state_locked(now),
             voice_learnt_s=self._speaker_windows * cfg.hop_seconds
             if self._speaker is not None and self._learn_speaker else None,
+            last_mood=self._last_mood, last_mood_at=self._last_mood_at,
         )
 
     def _aged(self, op: Opinion | None, t: float, now: float, half_life: float) -> Opinion | None:

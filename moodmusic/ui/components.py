@@ -24,13 +24,28 @@ STATE_MESSAGES = {
 }
 
 
-def mood_badge(mood: str | None, confidence: float = 0.0, state: str = "mood") -> None:
-    """The large current mood; the text `Mood: <mood>` is what tools read."""
+def last_mood_text(mood: str | None, seconds_ago: float | None) -> str | None:
+    """"Last mood: happy (12 s ago)": what is left once the input stops; never the current `Mood: …`."""
+    if mood is None or seconds_ago is None:
+        return None
+    return f"Last mood: {mood} ({max(0.0, seconds_ago):.0f} s ago)"
+
+
+def mood_badge(mood: str | None, confidence: float = 0.0, state: str = "mood",
+               last_mood: str | None = None, last_seen_s: float | None = None) -> None:
+    """The large current mood; the text `Mood: <mood>` is what tools read.
+
+    Without a current mood (no input, no face, silence) it says why, and, when
+    `last_mood` is given, the last mood shown and how many seconds ago
+    (`last_seen_s`) in small print: a mood the input no longer supports is never shown as current.
+    """
     if mood is None:
         message = STATE_MESSAGES.get(state, state)
+        last = last_mood_text(last_mood, last_seen_s)
+        last_html = f'<div class="mm-last-mood" style="opacity:.7;font-size:.95rem">{attr(last)}</div>' if last else ""
         st.html(
             f'<div class="mm-badge mm-badge-empty" style="padding:1rem 1.2rem;border-radius:14px;'
-            f'background:#7f8c8d22;font-size:1.3rem">⏳ {attr(message)}</div>'
+            f'background:#7f8c8d22;font-size:1.3rem">⏳ {attr(message)}{last_html}</div>'
         )
         return
     style = STYLES[mood]

@@ -122,16 +122,118 @@ def test_both_modalities_share_the_weight(experts, clock, face_frame, speech_fra
     assert 0 < snap.face.weight < 1
 
 
-def test_old_evidence_fades_then_is_forgotten(experts, clock, face_frame):
+def test_old_evidence_fades_then_is_forgotten(experts, clock, face_frame, blank_frame):
+    """The face leaves while the camera stays on: its last opinion fades, and goes after `forget_after`.
+    (A camera that stops is another matter: see `test_when_the_camera_stops_its_opinion_goes_at_once`.)"""
     s = make(experts, clock, forget_after=4.0)
     feed_video(s, face_frame, clock, 1.0)
     assert s.snapshot().mood is not None
-    clock.advance(2.0)  # the camera stopped: evidence is 2 s old, the input is off
+    feed_video(s, blank_frame, clock, 2.0)  # the face left: its evidence is 2 s old, the camera is on
     snap = s.snapshot()
-    assert snap.face_state == "off" and snap.face.age == pytest.approx(2.0, abs=0.1)
-    clock.advance(3.0)
+    assert snap.face_state == "no face" and snap.face.age == pytest.approx(2.0, abs=0.15)
+    feed_video(s, blank_frame, clock, 3.0)
     snap = s.snapshot()
-    assert snap.mood is None and snap.state == "no signal" and snap.face is None
+    assert snap.mood is None and snap.state == "no face" and snap.face is None
+
+
+def counting_voice(experts, calls: list):
+    def voice(feats):
+        calls.append(1)
+        return experts.voice(feats)
+    return voice
+
+
+def test_when_the_microphone_stops_no_voice_opinion_is_formed_and_the_mood_goes(experts, clock, speech_frames):
+    """The worker keeps stepping every hop until `idle_timeout`, and the ring still holds the last window:
+    that window must not be read again as fresh speech (the phantom "Mood: surprise, 0.3 s ago" after STOP)."""
+    calls: list = []
+    s = LiveSession(None, counting_voice(experts, calls), config=EngineConfig(forget_after=10.0), clock=clock,
+                    start_worker=False, speaker=prior_from_meta(experts.voice_norm))
+    feed_audio(s, speech_frames, clock)
+    s.voice_step()  # the worker's next hop reads the audio that came since its last one
+    snap = s.snapshot()
+    assert snap.mood is not None and snap.voice is not None and snap.voice_state == "speech"
+    shown, read, hops, stopped = snap.mood, len(calls), snap.counters["voice_hops"], clock()
+    timeout = s.config.signal_timeout
+    for _ in range(6):  # 3 s of the worker's hops with no audio arriving
+        clock.advance(0.5)
+        s.voice_step()
+        snap = s.snapshot()
+        assert len(calls) == read and snap.counters["voice_hops"] == hops  # no window read, no opinion formed
+        if clock() - stopped < timeout:  # what arrived still counts, ageing, for at most signal_timeout
+            assert snap.voice is not None and snap.voice.age >= clock() - stopped - 0.5
+        else:  # the microphone is off: no evidence, no current mood, only the last one
+            assert (snap.mood, snap.voice, snap.voice_state, snap.state) == (None, None, "off", "no signal")
+            assert snap.last_mood == shown and stopped - 0.5 <= snap.last_mood_at < stopped + timeout
+    feed_audio(s, speech_frames[:50], clock)  # speech again: read at once
+    assert len(calls) > read and s.snapshot().voice is not None
+
+
+def test_when_the_camera_stops_its_opinion_goes_at_once(experts, clock, face_frame):
+    """Not `forget_after` (here 10 s) later: a camera sending nothing contributes nothing once it is off."""
+    s = make(experts, clock, voice=False, forget_after=10.0)
+    feed_video(s, face_frame, clock, 1.0)
+    shown, stopped = s.snapshot().mood, clock()
+    assert shown is not None
+    clock.advance(s.config.signal_timeout - 0.2)  # frames may be late: the last reading stands a moment
+    snap = s.snapshot()
+    assert snap.mood == shown and snap.face_state == "face"
+    clock.advance(0.2)
+    snap = s.snapshot()
+    assert (snap.mood, snap.face, snap.face_state, snap.state) == (None, None, "off", "no signal")
+    assert snap.last_mood == shown and stopped - 0.1 <= snap.last_mood_at < clock()
+    clock.advance(20.0)  # it stays so, however long the page watches
+    snap = s.snapshot()
+    assert snap.mood is None and snap.last_mood == shown and snap.updated - snap.last_mood_at > 20.0
+
+
+def test_stop_with_face_and_voice_leaves_no_mood_and_a_stopped_microphone_no_voice(
+        experts, clock, face_frame, speech_frames):
+    s = make(experts, clock, forget_after=10.0)
+    for i, f in enumerate(speech_frames):  # the camera at about 17 fps beside the microphone
+        s.on_audio(f, rate=48000, channels=2)
+        if i % 3 == 0:
+            s.on_video(face_frame)
+        clock.advance(0.02)
+        if i % 25 == 24:
+            s.voice_step()
+    snap = s.snapshot()
+    assert snap.face is not None and snap.voice is not None and snap.mood is not None
+    feed_video(s, face_frame, clock, 2.0)  # the microphone stopped, the camera goes on
+    snap = s.snapshot()
+    assert snap.voice is None and snap.voice_state == "off" and snap.face.weight == pytest.approx(1.0)
+    assert snap.mood is not None
+    shown = snap.mood
+    for _ in range(4):  # then the camera too (STOP): the worker's hops find no new audio
+        clock.advance(0.5)
+        s.voice_step()
+    snap = s.snapshot()
+    assert (snap.mood, snap.face, snap.voice, snap.state) == (None, None, None, "no signal")
+    assert snap.last_mood == shown
+
+
+def test_an_audio_file_that_ends_leaves_no_mood_and_the_worker_reads_nothing_more(experts):
+    """A sound file played without Loop, through the real voice worker on the real clock, to its end."""
+    from moodmusic import samples
+    from moodmusic.live.sources.file import FilePlayer
+
+    calls: list = []
+    config = EngineConfig(signal_timeout=0.5)
+    with LiveSession(None, counting_voice(experts, calls), config=config,
+                     speaker=prior_from_meta(experts.voice_norm)) as s:
+        player = FilePlayer(s, samples.SPEECH_DIR / "fox.flac").start()
+        assert wait_for(lambda: s.snapshot().mood is not None, 8), s.snapshot()
+        shown = s.snapshot().mood
+        assert player.wait(timeout=8) and player.error is None
+        time.sleep(config.hop_seconds + 0.1)  # the worker's last hop over the file's last audio
+        read = len(calls)
+        time.sleep(config.signal_timeout + 2 * config.hop_seconds)
+        snap = s.snapshot()
+        assert s.worker_alive  # still stepping every hop (until idle_timeout) ...
+        assert len(calls) == read  # ... but reading nothing: no audio arrived
+        assert (snap.mood, snap.voice, snap.state) == (None, None, "no signal")
+        assert snap.last_mood is not None and snap.updated - snap.last_mood_at >= config.signal_timeout
+        assert shown is not None
 
 
 def test_a_raising_step_does_not_stop_the_stream(experts, clock, face_frame):
