@@ -482,3 +482,45 @@ def test_a_capture_without_a_face_leaves_the_baseline_as_it_was_and_says_why(exp
     s.capture_baseline(3.0)  # a second try that fails keeps the first baseline
     feed_video(s, blank_frame, clock, 3.5)
     assert s.snapshot().baseline == "on" and s.baseline is kept and s.baseline_problem
+
+
+def test_the_terminal_runner_reports_no_signal_not_a_phantom_mood_once_the_camera_stops(experts, clock, face_frame):
+    """`python -m moodmusic live` prints each change: after the last frame, "(no signal)" within signal_timeout."""
+    from moodmusic.live.runner import event_text, watch
+
+    s = make(experts, clock, voice=False, forget_after=10.0)
+    feed_video(s, face_frame, clock, 1.0)
+    shown, stopped = s.snapshot().mood, clock()
+    lines: list[tuple[float, str]] = []
+    summary = watch(s, lambda change: lines.append((clock() - stopped, event_text(change.to_dict()))),
+                    seconds=30.0, clock=clock, sleep=clock.advance, poll=0.1)
+    assert shown is not None and [line for _, line in lines][0].split()[1] == shown.upper()
+    assert len(lines) == 2 and lines[1][1].endswith("(no signal)"), lines
+    assert lines[1][0] <= s.config.signal_timeout + 0.1
+    assert summary.moods == {shown: pytest.approx(s.config.signal_timeout, abs=0.15)}  # not the 30 s watched
+
+
+def test_a_local_microphone_that_is_stopped_leaves_no_mood(experts, tmp_path, monkeypatch):
+    """The local source: real speech through PortAudio (an ALSA file microphone), then STOP."""
+    from moodmusic import samples
+    from moodmusic.live.sources.local import MicrophoneSource
+    from tests.live.conftest import install_file_microphone
+
+    install_file_microphone(tmp_path, monkeypatch, np.concatenate([samples.speech("fox")] * 3))
+    calls: list = []
+    config = EngineConfig(signal_timeout=0.5)
+    with LiveSession(None, counting_voice(experts, calls), config=config,
+                     speaker=prior_from_meta(experts.voice_norm)) as s:
+        mic = MicrophoneSource(s, "filemic").start()
+        try:
+            assert wait_for(lambda: s.snapshot().mood is not None, 8), s.snapshot()
+            shown = s.snapshot().mood
+        finally:
+            mic.stop()
+        time.sleep(config.hop_seconds + 0.1)  # the worker's last hop over the last block that came
+        read = len(calls)
+        time.sleep(config.signal_timeout + 2 * config.hop_seconds)
+        snap = s.snapshot()
+        assert s.worker_alive and len(calls) == read
+        assert (snap.mood, snap.voice, snap.voice_state, snap.state) == (None, None, "off", "no signal")
+        assert snap.last_mood is not None and shown is not None
