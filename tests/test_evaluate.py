@@ -145,3 +145,31 @@ def test_the_committed_voice_expert_hears_moods_of_an_unseen_actor(shared_data):
         stream.append(int(expert(session.normalise(feats)).mean(0).argmax()) == truth)
     print(f"actor 21: stream {np.mean(stream):.3f}, first words {np.mean(first):.3f}")
     assert len(clips) == 52 and np.mean(stream) > 0.45 and np.mean(first) > 0.35
+
+
+def test_the_card_shows_the_fusion_rules_calibration_loco_and_proof(corpus, tmp_path):
+    """`evaluate --only calibration` reads models/fusion_rule.json: reliability diagrams per expert, the
+    leave-one-corpus-out table beside the in-corpus figures, and face-only / voice-only / fused; the Model
+    page turns the card's image lines into those figures."""
+    from moodmusic.recognition.fusion import FusionRule
+    from moodmusic.ui.model_card import split_blocks
+
+    rule_path = Path(__file__).resolve().parents[1] / "models" / "fusion_rule.json"
+    rule = FusionRule.load(rule_path)
+    out = tmp_path / "card"
+    assert main(["evaluate", "--data", str(corpus), "--out", str(out), "--only", "calibration"]) == 0
+    md = (out / "MODEL_CARD.md").read_text()
+    card = json.loads((out / "model_card.json").read_text())
+    assert "## Calibrated fusion" in md and "leave-one-corpus-out" in md
+    assert f"| voice | {rule.voice.temperature:.3f} (out-of-corpus)" in md
+    face = rule.fitted["face"]
+    assert f"{face['ece_before']:.3f} → {face['ece_after']:.3f}" in md
+    assert f"| TESS only | RAVDESS actors 21–24 | out of corpus | " \
+           f"{100 * rule.fitted['voice']['loco']['tess->ravdess test']['clip_accuracy']:.1f}%" in md
+    assert "RAVDESS action-unit pairs" in md and "MEAD M030" in md
+    assert card["calibration"]["rule"]["voice"]["gate_floor"] == rule.voice.gate_floor
+    images = [b for b in split_blocks(md, out) if b.kind == "image" and "reliability" in b.text]
+    assert len(images) == 3
+    for b in images:
+        img = matplotlib.image.imread(b.path)
+        assert img.ndim == 3 and 200 < img.shape[0] < 500 and b.path.stat().st_size < 100_000

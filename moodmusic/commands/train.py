@@ -1,4 +1,5 @@
-"""`train {face,voice,fusion}`: train one model; the trainer of each target is `moodmusic.training.<target>`.
+"""`train {face,voice,fusion,...}`: train one model; the trainer of each target is `moodmusic.training.<target>`
+(a dash in the target is an underscore in the module: `fusion-rule` is `training.fusion_rule`).
 
 This module holds each target's options; the trainer takes them as a typed
 config. A target whose trainer module is missing or broken still shows up,
@@ -27,18 +28,20 @@ TARGETS: dict[str, str] = {
     "face": "the face expert on FER2013",
     "voice": "the voice expert on RAVDESS + TESS",
     "fusion": "the audio-visual fusion model",
+    "fusion-rule": "the fusion rule (calibration, out-of-corpus reliability, novelty gate) on held-out data",
     "neutral": "the face model's reading of a typical neutral face (models/neutral_reference.json)",
 }
 
 
 def _target_module(target: str):
     """The trainer module, or an explanation of why it cannot be used."""
+    module = target.replace("-", "_")
     try:
-        return importlib.import_module(f"moodmusic.training.{target}"), None
+        return importlib.import_module(f"moodmusic.training.{module}"), None
     except ModuleNotFoundError as exc:
-        if exc.name == f"moodmusic.training.{target}":
+        if exc.name == f"moodmusic.training.{module}":
             return None, (f"training the {target} model is not available in this version "
-                          f"(moodmusic/training/{target}.py is missing)")
+                          f"(moodmusic/training/{module}.py is missing)")
         return None, f"training the {target} model needs {exc.name!r}, which is not installed"
     except Exception as exc:  # a broken module must not take the other targets down
         return None, f"the {target} trainer cannot be loaded ({type(exc).__name__}: {exc})"
@@ -270,6 +273,7 @@ def _fusion_rule_options(parser: argparse.ArgumentParser, trainer) -> None:
     parser.add_argument("--cache", type=Path, default=d.cache, help="voice feature cache (shared with train voice)")
     parser.add_argument("--members", type=int, default=d.members, help="nets per leave-one-corpus-out ensemble")
     parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--patience", type=int, default=d.patience)
     parser.add_argument("--components", type=int, default=d.components, help="novelty model: principal directions")
     parser.add_argument("--seed", type=int, default=d.seed)
@@ -286,7 +290,8 @@ def _run_fusion_rule(args: argparse.Namespace) -> int:
         raise UserError("--members and --components must be at least 1")
     return train_fusion_rule(FusionRuleConfig(
         data=args.data, models=args.models, out=args.out, cache=args.cache, members=args.members,
-        epochs=args.epochs, patience=args.patience, components=args.components, seed=args.seed,
+        epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, components=args.components,
+        seed=args.seed,
         face_limit=args.face_limit, proof=not args.no_proof, jobs=args.jobs, progress=not args.no_progress,
         command=_command_line(args, "fusion-rule", 1),
     ))
@@ -326,5 +331,6 @@ _TARGET_CLI: dict[str, tuple[Callable, Callable[[argparse.Namespace], int]]] = {
     "face": (_face_options, _run_face),
     "voice": (_voice_options, _run_voice),
     "fusion": (_fusion_options, _run_fusion),
+    "fusion-rule": (_fusion_rule_options, _run_fusion_rule),
     "neutral": (_neutral_options, _run_neutral),
 }

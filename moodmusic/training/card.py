@@ -110,6 +110,37 @@ def confusion_png(cm: np.ndarray | list[list[int]], title: str, path: str | Path
     return path
 
 
+def reliability_png(before: dict[str, Any], after: dict[str, Any] | None, title: str, path: str | Path) -> Path:
+    """A small reliability diagram: accuracy against confidence per bin, before and after calibration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.4, 3.2), dpi=100)
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    for bins, label, colour in ((before, "raw", "tab:red"), (after, "calibrated", "tab:blue")):
+        if not bins:
+            continue
+        pts = [(c, a) for c, a, n in zip(bins["confidence"], bins["accuracy"], bins["count"])
+               if c is not None and a is not None and n > 0]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, color=colour, label=f"{label} (ECE {bins['ece']:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top probability)", fontsize=7)
+    ax.set_ylabel("accuracy", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=6, loc="upper left")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
@@ -133,6 +164,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += _voice_section(voice, card.get("figures", {}), card.get("voice_feature_comparison"))
     if fusion:
         out += _fusion_section(fusion)
+    if card.get("calibration"):
+        out += _calibration_section(card["calibration"], card.get("figures", {}))
     out += _references_and_limits(card.get("commands") or {})
     return "\n".join(out) + "\n"
 
@@ -376,6 +409,109 @@ def _deployed(dep: dict[str, Any], acmp: dict[str, Any] | None) -> list[str]:
              "same_label_pairs_test": "both, same-label test pairs (synthetic, optimistic)"}
     for k, m in (dep.get("figures") or {}).items():
         out.append(f"| {names.get(k, k)} | {_pct(m['accuracy'])} | {_f1(m['macro_f1'])} |")
+    return out
+
+
+def _calibration_section(cal: dict[str, Any], figures: dict[str, Any]) -> list[str]:
+    """The fusion rule (`models/fusion_rule.json`): calibration, out-of-corpus reliability, the gate, the proof."""
+    rule, fitted = cal.get("rule") or {}, cal.get("fitted") or {}
+    face, voice = fitted.get("face") or {}, fitted.get("voice") or {}
+    out = ["", "## Calibrated fusion (`models/fusion_rule.json`)", "",
+           "Fusion multiplies the experts' calibrated probabilities, each raised to a weight: log p = "
+           "Σ weight × quality × freshness × gate(novelty) × log p̂. Every number is fitted on held-out data "
+           "(temperatures by held-out NLL; weights and gate by the NLL of the fused answer on validation "
+           "pairs only), so an expert's confidence means how often it is right on that kind of input."]
+    if rule:
+        f, v = rule.get("face", {}), rule.get("voice", {})
+        out += ["", "| expert | temperature | weight | gate: starts at novelty | gate: weight left at novelty 1 |",
+                "| --- | --- | --- | --- | --- |",
+                f"| face | {f.get('temperature', 1):.3f} | {f.get('weight', 1):g} | — | — |",
+                f"| voice | {v.get('temperature', 1):.3f} (out-of-corpus) | {v.get('weight', 1):g} | "
+                f"{v.get('gate_start', 1):g} | {v.get('gate_floor', 1):g} |"]
+    rows = [("face (FER2013 test)", face), ("voice in corpus (RAVDESS 21–24, windows)", voice.get("in_corpus") or {}),
+            ("voice out of corpus (LOCO, reported halves, windows)", voice.get("out_of_corpus") or {})]
+    out += ["", "### Calibration", "", "| expert | T | accuracy | mean confidence raw → calibrated | "
+            "ECE raw → calibrated |", "| --- | --- | --- | --- | --- |"]
+    for name, m in rows:
+        if m:
+            out.append(f"| {name} | {m['temperature']:.3f} | {_pct(m['accuracy'])} | {_pct(m['confidence_before'])} "
+                       f"→ {_pct(m['confidence_after'])} | {m['ece_before']:.3f} → {m['ece_after']:.3f} |")
+    out.append("\nFace: T fitted on FER2013 validation. Voice in corpus: T fitted on actors 17–20 (reported; "
+               "not used). Voice out of corpus: T fitted on leave-one-corpus-out predictions (TESS-trained "
+               "model on actors 17–20, RAVDESS-trained model on TESS speaker OAF), reported on the other halves "
+               "(actors 21–24, TESS YAF); live users are out of corpus, so fusion uses this one.")
+    for key, alt in (("reliability_face", "face reliability diagram"),
+                     ("reliability_voice_in", "voice reliability diagram, in corpus"),
+                     ("reliability_voice_out", "voice reliability diagram, out of corpus")):
+        if figures.get(key):
+            out += ["", f"![{alt}]({figures[key]})"]
+    loco = voice.get("loco") or {}
+    if loco:
+        out += _loco_table(loco)
+    nov = voice.get("novelty") or {}
+    if nov:
+        med = nov.get("median_percentile") or {}
+        out += ["", "### Novelty gate (voice)", "",
+                f"A Mahalanobis distance in the {nov.get('space')} ({nov.get('components')} principal directions "
+                f"of {nov.get('train_windows')} training windows, plus the residual), read as a percentile of "
+                f"{nov.get('held_out')}. Median percentile: "
+                + ", ".join(f"{k} {_pct(x)}" for k, x in med.items() if x is not None)
+                + ". Above the gate's start the voice's weight falls linearly to the floor."]
+    fus = fitted.get("fusion") or {}
+    if fus:
+        out.append(f"\nWeights and gate: {fus.get('objective')}; validation NLL {fus.get('val_nll')} "
+                   f"(face alone {fus.get('val_nll_face_only')}).")
+    out += _proof_tables(fitted.get("proof") or {})
+    if fitted.get("command"):
+        out.append(f"\nFitted by `{fitted['command']}` ({fitted.get('seconds')} s).")
+    return out
+
+
+_LOCO_ROWS = (("deployed, RAVDESS test", "in corpus", "deployed voice expert", "RAVDESS actors 21–24"),
+              ("ravdess->ravdess test", "in corpus", "RAVDESS 1–16 only", "RAVDESS actors 21–24"),
+              ("ravdess->tess", "out of corpus", "RAVDESS 1–16 only", "TESS (2 speakers)"),
+              ("tess->ravdess test", "out of corpus", "TESS only", "RAVDESS actors 21–24"),
+              ("tess->ravdess val", "out of corpus", "TESS only", "RAVDESS actors 17–20"))
+
+
+def _loco_table(loco: dict[str, Any]) -> list[str]:
+    out = ["", "### Voice in and out of corpus (leave-one-corpus-out)", "",
+           f"Ensembles of {loco.get('members')} VoiceNets (seeds {loco.get('seeds')}), the voice recipe, the speaker "
+           "prior refitted on the training corpus, the test corpus heard as a live stream.", "",
+           "| trained on | tested on | | clip accuracy | clip macro-F1 | window accuracy | window ECE (raw) |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for key, kind, trained, tested in _LOCO_ROWS:
+        m = loco.get(key)
+        if m:
+            out.append(f"| {trained} | {tested} | {kind} | {_pct(m['clip_accuracy'])} | {_f1(m['clip_macro_f1'])} | "
+                       f"{_pct(m['window_accuracy'])} | {m['window_ece']:.3f} |")
+    return out
+
+
+def _proof_tables(proof: dict[str, Any]) -> list[str]:
+    if not proof:
+        return []
+    out = ["", "### Face only, voice only, fused (the rule applied; never used for fitting)", "",
+           "| set | face only | voice only | fused | fused ≥ best single |", "| --- | --- | --- | --- | --- |"]
+
+    def rows(d: dict[str, Any], prefix: str = "") -> None:
+        for name, r in d.items():
+            if not isinstance(r, dict):
+                continue
+            if "fused" in r:
+                cell = lambda k: (f"{_pct(r[k]['accuracy'])} (F1 {_f1(r[k]['macro_f1'])}, n={r[k]['n']})"  # noqa: E731
+                                  if k in r else "—")
+                voice_key = next((k for k in r if k.startswith("voice only")), None)
+                ok = r.get("fused_at_least_best_single")
+                out.append(f"| {prefix}{name} | {cell('face only')} | {cell(voice_key) if voice_key else '—'} | "
+                           f"{cell('fused')} | {'yes' if ok else 'NO' if ok is not None else '—'} |")
+            elif name != "clips":
+                rows(r, f"{prefix}{name}: ")
+
+    rows(proof)
+    out.append("\nSynthetic pairs join a face and a voice that share only the label (optimistic); the action-unit "
+               "pairs are real (the AU model's heads, the same rule form fitted on actors 17–20, clip level); "
+               "MEAD M030 is one speaker, frame level, voice only in its one talking clip.")
     return out
 
 

@@ -4,7 +4,9 @@ Face: the face expert on the FER2013 test split. Voice: the voice expert on
 RAVDESS actors 21-24 (clip and window level, at +15/-10 dB and through the
 live path's augmentation). Fusion: the face(AU)/voice/strategy table on the
 real RAVDESS pairs (small models retrained with fixed seeds, since they are
-evaluation artefacts) and the deployed AVFusion. Optionally our voice
+evaluation artefacts) and the deployed AVFusion. Calibration: the fusion
+rule's figures (calibration, leave-one-corpus-out, the proof tables), read
+from `models/fusion_rule.json` as `train fusion-rule` measured them. Optionally our voice
 features against openSMILE eGeMAPS (slow: eGeMAPS is computed for every clip
 once, then cached). Whatever is missing (a model, the data) is reported in
 the card as not evaluated; figures from a previous card are kept for the
@@ -27,7 +29,7 @@ import numpy as np
 
 from moodmusic.errors import UserError
 from moodmusic.moods import MOOD_INDEX
-from moodmusic.training.card import confusion_png, write_card
+from moodmusic.training.card import confusion_png, reliability_png, write_card
 from moodmusic.training.datasets import AU_CSV, FER_FILE, Clip, list_clips, read_audio, split_of
 from moodmusic.training.features import (
     Windows,
@@ -43,7 +45,7 @@ from moodmusic.training.fusion import au_comparison
 from moodmusic.training.scoring import evaluate_deployed, evaluate_face, evaluate_voice, score
 from moodmusic.training.voice import train_expert
 
-PARTS = ("face", "voice", "fusion")
+PARTS = ("face", "voice", "fusion", "calibration")
 
 
 @dataclass
@@ -79,6 +81,8 @@ def evaluate_models(cfg: EvaluateConfig) -> tuple[Path, Path]:
         _voice(cfg, card, models, out)
     if "fusion" in only:
         _fusion(cfg, card, models, out)
+    if "calibration" in only:
+        _calibration(card, models, out)
     return write_card(card, out)
 
 
@@ -113,7 +117,7 @@ def _start_card(cfg: EvaluateConfig, out: Path) -> dict[str, Any]:
         "command": cfg.command,
         "problems": [], "figures": dict(previous.get("figures", {})), "commands": dict(previous.get("commands", {})),
     }
-    for key in ("face", "voice", "voice_feature_comparison", "fusion"):
+    for key in ("face", "voice", "voice_feature_comparison", "fusion", "calibration"):
         if key in previous:
             card[key] = previous[key]
     return card
@@ -185,6 +189,35 @@ def _fusion(cfg: EvaluateConfig, card: dict[str, Any], models: Path, out: Path) 
             card["commands"]["AVFusion (deployed)"] = card["fusion"]["deployed"]["meta"]["command"]
     elif not fusion_ckpt.is_file():
         card["problems"].append(f"fusion: {fusion_ckpt} missing")
+
+
+def _calibration(card: dict[str, Any], models: Path, out: Path) -> None:
+    """The fusion rule's figures, read from `models/fusion_rule.json` (fitted and measured by
+    `python -m moodmusic train fusion-rule`, which takes minutes: evaluate does not refit it)."""
+    from moodmusic.recognition.fusion import FusionRule
+
+    path = models / "fusion_rule.json"
+    if not path.is_file():
+        card["problems"].append(f"calibration: {path} missing (python -m moodmusic train fusion-rule)")
+        return
+    try:
+        rule = FusionRule.load(path)
+    except ValueError as exc:
+        card["problems"].append(f"calibration: {exc}")
+        return
+    strip = lambda m: {k: v for k, v in m.to_dict().items() if k != "novelty"}  # noqa: E731
+    fitted = rule.fitted
+    card["calibration"] = {"rule": {"face": strip(rule.face), "voice": strip(rule.voice)}, "fitted": fitted,
+                           "sha1": _sha1(path)}
+    voice = fitted.get("voice") or {}
+    for key, m, title in (("reliability_face", fitted.get("face"), "face: FER2013 test"),
+                          ("reliability_voice_in", voice.get("in_corpus"), "voice: RAVDESS 21-24 (in corpus)"),
+                          ("reliability_voice_out", voice.get("out_of_corpus"), "voice: out of corpus (LOCO)")):
+        if m and m.get("bins_before"):
+            png = reliability_png(m["bins_before"], m.get("bins_after"), title, out / "figures" / f"{key}.png")
+            card["figures"][key] = str(png.relative_to(out))
+    if fitted.get("command"):
+        card["commands"]["fusion rule"] = fitted["command"]
 
 
 def _train_config(seed: int = 0) -> Any:
