@@ -156,11 +156,12 @@ class Analyzer:
         face_times, face_rows, face_scores = ([], [], [])
         if info.has_video:
             face_times, face_rows, face_scores = self._video_faces(path, info.duration, report)
-        voice_times, voice_rows, voice_quality, heard = [], [], [], None
+        voice_times, voice_rows, voice_quality, heard, voice_novelty = [], [], [], None, []
         if info.kind == "audio" or info.has_audio:
-            voice_times, voice_rows, voice_quality, heard = self._voice(path, report)
+            voice_times, voice_rows, voice_quality, heard, voice_novelty = self._voice(path, report)
         report(0.95, "fusing")
-        return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality, heard)
+        return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
+                             heard, voice_novelty)
 
     def analyse_json(self, path: str | Path) -> dict:
         """`analyse(path).to_json()`, or {"path", "error"} with the reason: one bad file never stops a batch."""
@@ -179,7 +180,8 @@ class Analyzer:
         face_probs = None
         if faces and self.experts.face is not None:
             face_probs = self._relative(np.asarray(self.experts.face(faces[0].crop[None]))[0])
-        fused = fuse(Opinion(face_probs, faces[0].score), None) if face_probs is not None else fuse(None, None)
+        rule = self.experts.rule
+        fused = fuse(Opinion(face_probs, faces[0].score), None, rule=rule) if face_probs is not None else fuse(None, None)
         return Analysis(str(path), "image", 0.0, fused.probs, bool(faces), face_probs, None, None)
 
     # ----------------------------------------------------------------- video
@@ -206,24 +208,27 @@ class Analyzer:
         signal = media.read_audio(path)
         report(0.7, "listening")
         if signal.size == 0:
-            return [], [], [], False
+            return [], [], [], False, []
         bounds = window_bounds(len(signal))
         vad = VoiceActivity()
         activity = [float(vad.activity(signal[a:b])) for a, b in bounds]
         voiced = [i for i, a in enumerate(activity) if a >= MIN_VOICED]
         if not voiced or self.experts.voice is None:
-            return [], [], [], bool(voiced)
+            return [], [], [], bool(voiced), []
         feats = clip_features(signal)[voiced]
+        rule = self.experts.rule
+        novelty_model = rule.voice.novelty if rule is not None else None
+        novelty = list(novelty_model.percentile(feats)) if novelty_model is not None else [None] * len(voiced)
         prior = prior_from_meta(self.experts.voice_norm)
         if prior is not None:  # a file is one speaker heard briefly, often in one mood: the prior alone
             feats = SpeakerAdapter(prior).normalise(feats, learn=False)
         probs = np.asarray(self.experts.voice(feats))
         times = [(bounds[i][0] + bounds[i][1]) / 2 / SAMPLE_RATE for i in voiced]
         quality = [min(1.0, activity[i] / 0.6) for i in voiced]
-        return times, list(probs), quality, True
+        return times, list(probs), quality, True, novelty
 
     # ---------------------------------------------------------------- fusion
-    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard) -> Analysis:
+    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard, v_n) -> Analysis:
         duration = max(info.duration, max(f_t + v_t, default=0.0))
         n = max(1, int(np.ceil(duration / SEGMENT_SECONDS - 1e-6)))
         segments = []
@@ -233,9 +238,12 @@ class Analyzer:
             vi = [i for i, t in enumerate(v_t) if a <= t < b or (k == n - 1 and t >= a)]
             fp = _mean([f_p[i] for i in fi])
             vp = _mean([v_p[i] for i in vi], [v_q[i] for i in vi])
+            novelty = [v_n[i] for i in vi if v_n[i] is not None]
             fused = fuse(
                 Opinion(fp, float(np.mean([f_q[i] for i in fi]))) if fp is not None else None,
-                Opinion(vp, float(np.mean([v_q[i] for i in vi]))) if vp is not None else None,
+                Opinion(vp, float(np.mean([v_q[i] for i in vi])), novelty=float(np.mean(novelty)) if novelty else None)
+                if vp is not None else None,
+                rule=self.experts.rule,
             )
             segments.append(Segment(a, b, fused.mood, fused.confidence, fused.probs, fp, vp))
         face_all = _mean(f_p)

@@ -89,7 +89,7 @@ def new_session(
     voice = experts.voice if audio else None
     speaker = prior_from_meta(experts.voice_norm) if voice is not None else None
     return LiveSession(face, voice, tracker=tracker, config=config, speaker=speaker,
-                       learn_speaker=learn_speaker, start_worker=start_worker)
+                       learn_speaker=learn_speaker, start_worker=start_worker, rule=getattr(experts, "rule", None))
 
 
 __all__ = ["new_session", "pin_threads", "switch_threads_often", "warm_up"]

@@ -42,9 +42,10 @@ from moodmusic.audio import (
 )
 from moodmusic.moods import MOODS
 from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
-from moodmusic.recognition.fusion import Opinion, fuse
+from moodmusic.recognition.fusion import FusionRule, Opinion, fuse
 from moodmusic.vision import Face, FaceTracker, draw_overlay
 
+from moodmusic.live.face_history import FaceHistory
 from moodmusic.live.smoothing import MoodSmoother
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,16 @@ class EngineConfig:
     # it runs on every second frame: the smoother's 0.6 s time constant hides the difference, and a
     # face that has just appeared is always read at once
     face_expert_every: float = 0.05
+    # the face's opinion is the geometric mean of the expert's answers over this many seconds (see
+    # face_history: a mouth open mid-word must not read as surprise); 0: the latest answer alone
+    face_history: float = 0.5
+    # the shown mood: an exponential average of the fused probabilities with this time constant, changing
+    # once another mood has led by `smooth_margin` for `smooth_hold` seconds (live/smoothing.py). With the
+    # face already pooled over `face_history`, these keep a real change of expression within about 1.3 s on
+    # talking clips (`bench --talking`), as the 0.6 s / 0.5 s average did before the pooling
+    smooth_seconds: float = 0.3
+    smooth_hold: float = 0.4
+    smooth_margin: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,17 @@ class Evidence:
     quality: float
     age: float
     weight: float = 0.0
+    novelty: float | None = None  # 0..1: how unlike the expert's training recordings the input is
+    gate: float = 1.0  # what the novelty left of the expert's weight (1: nothing taken)
 
     @property
     def mood(self) -> str:
         return MOODS[int(np.argmax(self.probs))]
+
+    @property
+    def unfamiliar(self) -> bool:
+        """The input is so unlike the training recordings that it counts clearly less (the page says so)."""
+        return self.gate < 0.75
 
 
 @dataclass(frozen=True)
@@ -267,6 +285,7 @@ class LiveSession:
         work_clock: Callable[[], float] | None = None,
         speaker: SpeakerPrior | None = None,
         learn_speaker: bool = True,
+        rule: FusionRule | None = None,
     ) -> None:
         """`work_clock` measures what a video step costs against the `video_load` budget: by
         default the calling thread's CPU time, so time spent waiting for the GIL or a core
@@ -274,13 +293,16 @@ class LiveSession:
         driven by a hand-made `clock` measures cost on that clock, so tests say what a step costs.
         `speaker`: the prior the voice model was trained with (`Experts.voice_norm`); the session
         then learns this speaker's voice from its voiced windows, unless `learn_speaker` is False
-        (every window is then read against the prior alone). None hands raw features over."""
+        (every window is then read against the prior alone). None hands raw features over.
+        `rule`: how to fuse (calibration, weights, the voice's novelty gate: `Experts.rule`); None: plain
+        confidence-weighted averaging."""
         self.config = config or EngineConfig()
         self.work_clock = work_clock or (time.thread_time if clock is time.monotonic else clock)
         self.face_model = face_model
         self.voice_model = voice_model
         self.tracker = tracker if tracker is not None else FaceTracker()
         self.clock = clock
+        self.rule = rule
         self.counters = dict.fromkeys(COUNTERS, 0)
         self._lock = threading.Lock()
         self._init_voice(speaker, learn_speaker)
@@ -305,7 +327,8 @@ class LiveSession:
 
     def _init_evidence(self) -> None:
         """What the engine knows so far: each modality's opinion, when each input was last seen, the mood."""
-        self._smoother = MoodSmoother()
+        self._smoother = MoodSmoother(self.config.smooth_seconds, self.config.smooth_hold, self.config.smooth_margin)
+        self._face_history = FaceHistory(self.config.face_history)  # the face expert's last second (video thread)
         self._face: Opinion | None = None
         self._face_t = 0.0
         self._expert_at: float | None = None  # when the face expert last ran (the video thread's alone)
@@ -468,7 +491,7 @@ class LiveSession:
             if faces:
                 self._last_face_seen = done
                 if probs is not None:
-                    self._face = Opinion(probs, quality=float(faces[0].score))
+                    self._face = Opinion(self._face_history.add(done, probs), quality=float(faces[0].score))
                     self._face_t = done
             self._update_locked(done)
             self._meters.latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
@@ -495,10 +518,11 @@ class LiveSession:
         opinion = None
         if activity >= self.config.min_voiced and self.voice_model is not None:
             feats = voice_features(window)[None]
+            novelty = self._voice_novelty(feats)
             if self._speaker is not None:
                 feats = self._speaker.normalise(feats, learn=self._learn_speaker)
             probs = np.asarray(self.voice_model(feats))[0]
-            opinion = Opinion(probs, quality=min(1.0, activity / 0.6))
+            opinion = Opinion(probs, quality=min(1.0, activity / 0.6), novelty=novelty)
         done = self.clock()
         with self._lock:
             self.counters["voice_hops"] += 1
@@ -538,7 +562,7 @@ class LiveSession:
         # Ages in units of each modality's half-life, so fuse() fades both correctly.
         face_op = self._aged(self._face, self._face_t, now, cfg.face_half_life)
         voice_op = self._aged(self._voice, self._voice_t, now, cfg.voice_half_life)
-        fused = fuse(face_op, voice_op, half_life=1.0)
+        fused = fuse(face_op, voice_op, half_life=1.0, rule=self.rule)
         face_now = self._last_face_seen is not None and now - self._last_face_seen < cfg.signal_timeout
         video_fresh = self._last_video_fresh is not None and now - self._last_video_fresh < cfg.signal_timeout
         if not video_on:
@@ -575,8 +599,8 @@ class LiveSession:
         r, cfg = self._reading, self.config
         return Snapshot(
             state=r.state, mood=r.mood, confidence=r.confidence, probs=r.probs, mood_since=self._mood_since,
-            face=self._evidence(r.face, r.weights.get("face", 0.0), cfg.face_half_life),
-            voice=self._evidence(r.voice, r.weights.get("voice", 0.0), cfg.voice_half_life),
+            face=self._evidence(r.face, r.weights.get("face", 0.0), cfg.face_half_life, "face"),
+            voice=self._evidence(r.voice, r.weights.get("voice", 0.0), cfg.voice_half_life, "voice"),
             face_state=r.face_state, voice_state=r.voice_state,
             video_fps=self._meters.video_done.rate(now), video_in_fps=self._meters.video_in.rate(now),
             audio_fps=self._meters.audio_in.rate(now), audio_level_db=float(self._audio_db),
@@ -593,11 +617,17 @@ class LiveSession:
             return None
         return replace(op, age=(now - t) / half_life)
 
-    @staticmethod
-    def _evidence(op: Opinion | None, weight: float, half_life: float) -> Evidence | None:
+    def _evidence(self, op: Opinion | None, weight: float, half_life: float, modality: str) -> Evidence | None:
         if op is None:
             return None
-        return Evidence(tuple(float(x) for x in op.probs), op.quality, op.age * half_life, weight)
+        gate = self.rule.of(modality).gate(op.novelty) if self.rule is not None else 1.0
+        return Evidence(tuple(float(x) for x in op.probs), op.quality, op.age * half_life, weight, op.novelty, gate)
+
+    def _voice_novelty(self, features: np.ndarray) -> float | None:
+        """How unlike the voice model's training recordings this window sounds (raw features, before the
+        speaker's own statistics take out who speaks and through which microphone); None without a model."""
+        model = self.rule.voice.novelty if self.rule is not None else None
+        return float(model.percentile(features)[0]) if model is not None else None
 
     def _count_error(self, kind: str) -> None:
         with self._lock:

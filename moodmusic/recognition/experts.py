@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from moodmusic.recognition.checkpoint import CheckpointError
+from moodmusic.recognition.fusion import FusionRule
 
 log = logging.getLogger(__name__)
 
 FACE_FILE = "face_expert.pt"
 VOICE_FILE = "voice_expert.pt"
 FUSION_FILE = "avfusion.pt"
+RULE_FILE = "fusion_rule.json"  # calibration, weights and novelty gate for late fusion (`fusion.FusionRule`)
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Experts:
     # the voice models read features measured against the speaker (`moodmusic.audio.speaker`):
     # the prior they were trained with, as stored in the checkpoint; None reads raw features
     voice_norm: dict | None = None
+    rule: FusionRule | None = None  # how the live engine and file analysis fuse; None: plain confidence weighting
     problems: list[str] = field(default_factory=list)
 
 
@@ -133,6 +136,7 @@ def load_experts(
     face = _load("face", models_dir / FACE_FILE, face_loader, problems, required=True)
     voice = _load("voice", models_dir / VOICE_FILE, voice_loader, problems, required=True)
     fusion = _load("fusion", models_dir / FUSION_FILE, fusion_loader, problems, required=False)
+    rule = _load_rule(models_dir / RULE_FILE, problems)
     face_fn = _probs_only(face.predict) if face is not None else None  # type: ignore[attr-defined]
     voice_fn = _probs_only(voice.predict) if voice is not None else None  # type: ignore[attr-defined]
     if fusion is not None:
@@ -150,5 +154,19 @@ def load_experts(
         face_expert=face,
         voice_expert=voice,
         voice_norm=voice.meta.get("speaker_norm") if voice is not None else None,  # type: ignore[attr-defined]
+        rule=rule,
         problems=problems,
     )
+
+
+def _load_rule(path: Path, problems: list[str]) -> FusionRule | None:
+    """The fitted fusion rule, if there is one; a broken file is a problem line, and fusion falls back."""
+    if not path.is_file():
+        return None
+    try:
+        return FusionRule.load(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the fusion rule cannot be used ({exc}); moods are fused by confidence alone "
+                        f"(restore it with `git checkout -- models/{path.name}` or refit it: "
+                        f"python -m moodmusic train fusion-rule)")
+        return None

@@ -7,6 +7,15 @@ and how fresh the evidence is (it fades with a half-life, so a face seen two
 seconds ago counts less than one seen now). The fused distribution is the
 weighted average; the weights are returned too, so the page can show *why*.
 
+With a `FusionRule` (fitted on data, `models/fusion_rule.json`) the opinions
+are first calibrated (one temperature per expert, so a probability means how
+often that expert is right on people it never met) and combined as a
+product of experts: each expert's log-probabilities count with a weight
+fitted on held-out data, times its signal quality, freshness and novelty
+gate (an input unlike the expert's training recordings counts less). An
+expert that is often wrong out of its corpus then cannot overrule one that is
+right: its calibrated opinion is flat and its weight small.
+
 >>> import numpy as np
 >>> face = Opinion(np.array([.0, .0, .9, .1, .0, .0]), quality=1.0, age=0.0)
 >>> voice = Opinion(np.array([.1, .1, .1, .5, .1, .1]), quality=0.2, age=0.0)
@@ -19,9 +28,14 @@ True
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from moodmusic.recognition.calibration import apply_temperature
+from moodmusic.recognition.novelty import NoveltyModel
 
 from moodmusic.moods import MOODS, MoodReading
 
@@ -37,6 +51,68 @@ class Opinion:
     probs: np.ndarray
     quality: float = 1.0  # 0..1: detection score, voiced share
     age: float = 0.0  # seconds since it was observed
+    novelty: float | None = None  # 0..1 percentile against held-out training-like inputs (`novelty`); None: unknown
+
+
+@dataclass(frozen=True)
+class ModalityRule:
+    """How fusion treats one expert; every number is fitted on held-out data (`training.fusion_rule`)."""
+
+    temperature: float = 1.0  # calibration: its logits are divided by this
+    weight: float = 1.0  # how much its calibrated log-probabilities count in the product
+    gate_start: float = 1.0  # novelty percentile above which its weight starts to fall
+    gate_floor: float = 1.0  # what is left of its weight at novelty 1.0 (beyond every held-out input)
+    novelty: NoveltyModel | None = None  # scores this expert's input features
+
+    def gate(self, novelty: float | None) -> float:
+        """1 for inputs like the held-out ones, falling linearly to `gate_floor` for the strangest."""
+        if novelty is None or not np.isfinite(novelty) or self.gate_start >= 1.0:
+            return 1.0
+        over = float(np.clip((novelty - self.gate_start) / (1.0 - self.gate_start), 0.0, 1.0))
+        return 1.0 - (1.0 - self.gate_floor) * over
+
+    def to_dict(self) -> dict:
+        d = {"temperature": self.temperature, "weight": self.weight, "gate_start": self.gate_start,
+             "gate_floor": self.gate_floor}
+        if self.novelty is not None:
+            d["novelty"] = self.novelty.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModalityRule:
+        nov = d.get("novelty")
+        return cls(float(d.get("temperature", 1.0)), float(d.get("weight", 1.0)), float(d.get("gate_start", 1.0)),
+                   float(d.get("gate_floor", 1.0)), NoveltyModel.from_dict(nov) if nov else None)
+
+
+@dataclass(frozen=True)
+class FusionRule:
+    """Per-expert calibration, weight and novelty gate, with a record of how they were fitted."""
+
+    face: ModalityRule = field(default_factory=ModalityRule)
+    voice: ModalityRule = field(default_factory=ModalityRule)
+    fitted: dict = field(default_factory=dict)  # data, command and figures behind the numbers
+
+    def of(self, modality: str) -> ModalityRule:
+        return self.face if modality == "face" else self.voice
+
+    def save(self, path: str | Path) -> None:
+        data = {"kind": RULE_KIND, "face": self.face.to_dict(), "voice": self.voice.to_dict(), "fitted": self.fitted}
+        Path(path).write_text(json.dumps(data, indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> FusionRule:
+        """Read a rule written by `save`; ValueError with the reason for anything else."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is not a readable fusion rule ({exc})") from None
+        if not isinstance(data, dict) or data.get("kind") != RULE_KIND:
+            raise ValueError(f"{path} is not a {RULE_KIND} file")
+        return cls(ModalityRule.from_dict(data["face"]), ModalityRule.from_dict(data["voice"]), data.get("fitted", {}))
+
+
+RULE_KIND = "moodmusic-fusion-rule-v1"
 
 
 @dataclass(frozen=True)
@@ -75,8 +151,11 @@ def fuse(
     voice: Opinion | None,
     priors: dict[str, float] | None = None,
     half_life: float = 1.5,
+    rule: FusionRule | None = None,
 ) -> Fused:
-    """Weighted average of the available opinions; either may be missing."""
+    """Weighted average of the available opinions, or with a `rule` their calibrated product; either may be missing."""
+    if rule is not None:
+        return _fuse_by_rule(face, voice, rule, half_life)
     priors = priors or DEFAULT_PRIORS
     parts: list[tuple[str, np.ndarray, float]] = []
     for name, op in (("face", face), ("voice", voice)):
@@ -93,3 +172,28 @@ def fuse(
     total = sum(w for _, _, w in parts)
     probs = sum(w * p for _, p, w in parts) / total
     return Fused(probs.astype(np.float32), {name: w / total for name, _, w in parts})
+
+
+def _fuse_by_rule(face: Opinion | None, voice: Opinion | None, rule: FusionRule, half_life: float) -> Fused:
+    """Product of calibrated experts: log p = sum of weight x log p_expert, renormalised."""
+    parts: list[tuple[str, np.ndarray, float]] = []
+    for name, op in (("face", face), ("voice", voice)):
+        if op is None:
+            continue
+        p = clean_probs(op.probs)
+        if p is None:
+            continue
+        m = rule.of(name)
+        q = float(np.clip(np.nan_to_num(op.quality), 0.0, 1.0))
+        age = max(0.0, float(np.nan_to_num(op.age, nan=np.inf)))
+        fresh = 0.5 ** (age / half_life) if half_life > 0 else 1.0
+        w = m.weight * q * fresh * m.gate(op.novelty)
+        if w > 1e-6:
+            parts.append((name, apply_temperature(p, m.temperature), w))
+    if not parts:
+        return Fused(None, {})
+    logp = sum(w * np.log(np.clip(p, 1e-12, 1.0)) for _, p, w in parts)
+    logp = logp - logp.max()
+    probs = np.exp(logp)
+    total = sum(w for _, _, w in parts)
+    return Fused((probs / probs.sum()).astype(np.float32), {name: w / total for name, _, w in parts})
