@@ -46,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+    parser.add_argument(
+        "--talking", nargs="*", metavar="CLIP", default=None,
+        help="also play real talking clips through the live engine on a simulated clock (default: the MEAD "
+        "speaker in the shared data folder) and report switches a minute, the share of the clip's mood and "
+        "how fast a change of expression shows; a clip's mood is read from its file name",
+    )
+
+
 def _stats(samples: list[float]) -> tuple[float, float]:
     import numpy as np
 
@@ -158,6 +166,18 @@ def run(args: argparse.Namespace) -> int:
         faces = tuple(args.glass) if args.glass else None
         out.update(summary(glass_to_mood(faces=faces, experts=experts, hold=4.0)))
 
+    if args.talking is not None:
+        from pathlib import Path
+
+        from moodmusic.bench.talking import mood_of, shared_talking_clips, talking_report
+
+        clips = [(Path(p), mood_of(Path(p))) for p in args.talking] if args.talking else shared_talking_clips()
+        unnamed = [str(p) for p, mood in clips if mood is None]
+        if unnamed or not clips:
+            raise UserError(f"--talking: no mood in the file name of {', '.join(unnamed)}" if unnamed else
+                            "--talking: no clips given and no shared data folder (set MOODMUSIC_SHARED_DATA)")
+        out.update(talking_report(clips, experts=experts))
+
     if args.sessions:
         from moodmusic.bench.browser import measure_sessions
 
@@ -174,9 +194,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{'measure':<24}{'value':>10}")
         for key, value in out.items():
-            if not key.startswith("live_sessions") and key != "live_carry":
+            if not key.startswith(("live_sessions", "talking_")) and key != "live_carry":
                 print(f"{key:<24}{value!s:>10}")
         print("targets: face_ms_p50 <= 5 (tracking), face_detect_ms_p50 <= 8, audio_ms_p50 <= 5, rss_mb <= 400 (pipelines)")
+        if "talking_clips" in out:
+            from moodmusic.bench.talking import talking_table
+
+            print()
+            print(talking_table(out))
         if "live_sessions" in out:
             from moodmusic.bench.report import sessions_table
 
