@@ -76,6 +76,16 @@ def bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
     )
 
 
+def unfamiliar_text(modality: str) -> str:
+    """What the page says when the novelty gate takes weight away, in plain words.
+
+    >>> unfamiliar_text("Voice")
+    'Your voice sounds unlike the recordings the voice model learned from, so it counts less.'
+    """
+    what = "voice sounds" if modality.lower() == "voice" else "face looks"
+    return f"Your {what} unlike the recordings the {modality.lower()} model learned from, so it counts less."
+
+
 def evidence_bars(face, voice, face_state: str = "", voice_state: str = "",
                   voice_learnt_s: float | None = None) -> None:
     """Why: each modality's probabilities and how much it counted (its fusion weight).
@@ -94,6 +104,8 @@ def evidence_bars(face, voice, face_state: str = "", voice_state: str = "",
             if title == "Voice" and voice_learnt_s is not None:
                 note += f" · tuned to your voice from {voice_learnt_s:.0f} s of speech"
             col.html(bars_html(title, ev.probs, note))
+            if getattr(ev, "unfamiliar", False):
+                col.caption(unfamiliar_text(title))
 
 
 def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, seconds: float = 60.0) -> None:

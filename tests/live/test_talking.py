@@ -78,3 +78,30 @@ def test_without_pooling_the_engine_is_the_old_one(mead, experts):
     probs = session._face.probs
     session.close()
     assert probs is not None and abs(float(np.sum(probs)) - 1) < 1e-5
+
+
+def test_an_unfamiliar_voice_is_said_in_words_and_counts_less():
+    """Real synthetic (espeak) speech through the engine with the committed rule: the voice evidence is
+    gated and the page's sentence says so."""
+    from moodmusic.pipeline import load_experts
+    from moodmusic.samples import speech
+    from moodmusic.ui.components import unfamiliar_text
+
+    experts = load_experts()
+    if experts.rule is None or experts.rule.voice.novelty is None:
+        pytest.skip("no fitted fusion rule in models/")
+    clock = _Clock()
+    session = _session(experts, clock)
+    signal = np.concatenate([speech("fox"), speech("gaps"), speech("rainbow")])
+    gates = []
+    for i in range(0, len(signal) - 320, 320):  # 20 ms frames, a voice step every 0.5 s
+        clock.t = i / 16000
+        session.on_audio(np.round(signal[i:i + 320] * 32767).astype(np.int16)[None], 16000, 1)
+        if i % 8000 == 0 and i:
+            session.voice_step()
+            voice = session.snapshot().voice
+            if voice is not None:
+                gates.append(voice.gate)
+    session.close()
+    assert gates and min(gates) < 1.0  # the synthetic voice is unlike the corpora at least part of the time
+    assert "counts less" in unfamiliar_text("Voice")
