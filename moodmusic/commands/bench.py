@@ -150,10 +150,14 @@ def run(args: argparse.Namespace) -> int:
     prior = prior_from_meta(experts.voice_norm)
     speaker = SpeakerAdapter(prior) if prior is not None else None
     if experts.face is not None and experts.voice is not None:
+        rule = experts.rule
+        novelty = rule.voice.novelty if rule is not None else None
+
         def model_step() -> None:
             fp = experts.face(crop)[0]
             vp = experts.voice(speaker.normalise(feats) if speaker is not None else feats)[0]
-            fuse(Opinion(fp), Opinion(vp))
+            gate = float(novelty.percentile(feats)[0]) if novelty is not None else None
+            fuse(Opinion(fp), Opinion(vp, novelty=gate), rule=rule)
 
         out["model_ms_p50"], out["model_ms_p95"] = _stats(_timed(model_step, n))
     out["rss_total_mb"] = _rss_mb()  # the whole process: pipelines + torch + models
