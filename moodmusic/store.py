@@ -398,9 +398,11 @@ class Store:
                 return False
             return busy == 0
 
-    def counts(self) -> dict[str, int]:
-        """Rows per table (for status lines and tests)."""
-        return {t: self._read(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("sessions", "readings", "shown", "feedback")}
+    def counts(self, session_id: str | None = None, *, user_id: str | None = None) -> dict[str, int]:
+        """Rows per table: all of them, or one session's or one user's (what the History page shows)."""
+        where, params = self._scope(session_id, user_id)
+        return {t: self._read(f"SELECT COUNT(*) FROM {t} WHERE 1 = 1{where}", params)[0][0]
+                for t in ("sessions", "readings", "shown", "feedback")}
 
     def close(self) -> None:
         with self._lock:

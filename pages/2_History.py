@@ -28,21 +28,24 @@ st.title("📈 History")
 if state.get("history-done"):
     st.success(state.pop("history-done"))
 
+browser_session = music_panel.session_id()  # always, so the address carries it and a reload keeps it
 try:
     store = resources.store()
     scope = st.radio("Whose history", list(SCOPES), format_func=SCOPES.get, horizontal=True, key="history-scope")
-    session = music_panel.session_id() if scope == "this" else None
+    session = browser_session if scope == "this" else None
     days = sorted(store.mood_share_by_day(session_id=session))
-    counts = store.counts()
+    counts = store.counts(session_id=session)
 except StoreError as exc:
     st.error(plain(str(exc)))
     st.stop()
 
-st.caption(f"Stored: {counts['readings']} mood readings, {counts['shown']} tracks shown, "
-           f"{counts['feedback']} likes/skips, over {counts['sessions']} sessions. No video or audio is ever stored.")
+st.caption(hv.stored_text(counts, this_session=session is not None) + " No video or audio is ever stored.")
+with st.expander("What is stored, and how often"):
+    st.markdown(hv.what_is_stored(store.min_interval_s))
 
 if not days:
-    st.info("No mood readings yet. They appear here once the live page has read your mood.")
+    st.info("No mood readings yet" + (" in this browser session" if session else "")
+            + ". They appear here once the live page has read your mood.")
 else:
     first, today = date.fromisoformat(days[0]), date.today()
     last = max(today, date.fromisoformat(days[-1]))
@@ -66,7 +69,7 @@ else:
         chart = (
             alt.Chart(shown).mark_circle(size=40)
             .encode(
-                x=alt.X("time:T", title=None),
+                x=alt.X("time:T", title=None, axis=alt.Axis(format=hv.time_format(shown), labelOverlap=True)),
                 y=alt.Y("mood:N", sort=list(MOODS), scale=alt.Scale(domain=list(MOODS)), title=None),
                 color=alt.Color("mood:N", scale=COLOURS, legend=None),
                 opacity=alt.Opacity("confidence:Q", legend=None, scale=alt.Scale(domain=[0.2, 1])),
@@ -130,8 +133,9 @@ with right:
             state["history-confirm"] = False
             try:
                 ids = [session] if session else hv.session_ids(store)
-                removed = hv.delete_sessions(store, ids)
-                state["history-done"] = f"Deleted {removed} rows: {what} is gone."
+                gone = store.counts(session_id=session)
+                hv.delete_sessions(store, ids)
+                state["history-done"] = hv.deleted_text(gone, this_session=session is not None)
             except StoreError as exc:
                 state["history-done"] = None
                 st.error(plain(str(exc)))

@@ -91,6 +91,19 @@ def test_export_writes_everything_as_json(store, tmp_path):
     assert doc["feedback"] == [{"session_id": "s1", "ts": T0, "track_id": "t1", "liked": True, "mood": "happy"}]
 
 
+def test_counts_follow_the_session_or_user_asked_for(store):
+    for i in range(3):
+        store.add_reading("s1", "happy", 0.9, ts=T0 + i, user_id="ann")
+    store.add_shown("s1", "t1", "happy", "match", ts=T0)
+    store.add_reading("s2", "sad", 0.4, ts=T0)
+    store.add_feedback("s2", "t1", False, "sad", ts=T0)
+    assert store.counts() == {"sessions": 2, "readings": 4, "shown": 1, "feedback": 1}
+    assert store.counts("s1") == {"sessions": 1, "readings": 3, "shown": 1, "feedback": 0}
+    assert store.counts("s2") == {"sessions": 1, "readings": 1, "shown": 0, "feedback": 1}
+    assert store.counts(user_id="ann") == store.counts("s1")
+    assert store.counts("nobody") == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0}
+
+
 def test_delete_history_leaves_no_trace_in_the_files(db, store):
     marker = "session-3f9c1e-delete-me"
     for i in range(200):

@@ -7,6 +7,10 @@ thin layout and the tests can check the sums.
 >>> a, b = day_bounds(date(2024, 3, 1), date(2024, 3, 1))
 >>> b - a in (82800.0, 86400.0, 90000.0)   # one local day (23/24/25 h around DST)
 True
+>>> stored_text({"sessions": 2, "readings": 7, "shown": 8, "feedback": 1}, this_session=False)
+'Stored on this computer: 7 mood readings, 8 tracks shown and 1 like or skip, over 2 sessions.'
+>>> stored_text({"sessions": 1, "readings": 1, "shown": 0, "feedback": 0}, this_session=True)
+'Stored for this browser session: 1 mood reading, no tracks shown and no likes or skips.'
 """
 
 from __future__ import annotations
@@ -30,6 +34,55 @@ def day_bounds(start: date, end: date) -> tuple[float, float]:
     a = datetime.combine(start, time.min).timestamp()
     b = datetime.combine(end + timedelta(days=1), time.min).timestamp()
     return a, b
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"no {many}" if n == 0 else f"1 {one}" if n == 1 else f"{n:,} {many}"
+
+
+def contents_text(counts: dict[str, int]) -> str:
+    """"7 mood readings, 8 tracks shown and 1 like or skip": the store's rows in words."""
+    return (f"{_count(counts['readings'], 'mood reading', 'mood readings')}, "
+            f"{_count(counts['shown'], 'track shown', 'tracks shown')} and "
+            f"{_count(counts['feedback'], 'like or skip', 'likes or skips')}")
+
+
+def stored_text(counts: dict[str, int], this_session: bool) -> str:
+    """What is stored for the scope the page shows (`Store.counts` for that scope), in words."""
+    if this_session:
+        return f"Stored for this browser session: {contents_text(counts)}."
+    sessions = _count(counts["sessions"], "session", "sessions")
+    return f"Stored on this computer: {contents_text(counts)}, over {sessions}."
+
+
+def deleted_text(counts: dict[str, int], this_session: bool) -> str:
+    """The confirmation after a deletion, naming what went (counts taken just before it)."""
+    what = "this browser session's history" if this_session else "all history on this computer"
+    return f"Deleted {what}: {contents_text(counts)}."
+
+
+def what_is_stored(interval_s: float = 1.0) -> str:
+    """What the history holds and how often it is written (the live page's `music_watch` and the store)."""
+    often = "about once a second" if interval_s == 1 else f"at most once every {interval_s:g} s"
+    return (
+        f"**What is stored, and how often.** While the live page shows a current mood, one reading (the mood, "
+        f"how sure it is, and how much the face and the voice counted) is stored {often}; nothing is stored "
+        "while the camera and microphone are off. Each list of tracks is stored when it is shown (and the new "
+        "track when you skip one), and each like or skip when you press it. No video, audio, picture or "
+        "uploaded file is ever stored. It all stays in a local file on this computer, under a random id for "
+        "each browser session; the id is kept in the page address (`?sid=…`), so a reload keeps it."
+    )
+
+
+def time_format(frame: pd.DataFrame) -> str:
+    """A d3 time format for the timeline's axis that fits the span shown (never a bare ':25')."""
+    if frame.empty:
+        return "%H:%M"
+    span = (frame["time"].max() - frame["time"].min()).total_seconds()
+    days = frame["time"].dt.date.nunique()
+    if days > 1:
+        return "%d %b %H:%M"
+    return "%H:%M:%S" if span < 600 else "%H:%M"
 
 
 def readings_frame(readings: Sequence) -> pd.DataFrame:

@@ -15,13 +15,26 @@ from moodmusic.ui import resources
 STRATEGY_LABELS = {"match": "Match my mood", "lift": "Lift me up", "calm": "Calm me down"}
 
 
+SESSION_PARAM = "sid"  # the browser session's id in the page address: ?sid=...
+
+
 def session_id() -> str:
-    """This browser session's id (the live page uses the same key)."""
+    """This browser session's id, also kept in the page address (`?sid=…`) so that a reload keeps it.
+
+    `st.session_state` dies with a reload; the address does not, so "this browser session" on the
+    History page still finds the readings the live page wrote before. Every page calls this, and
+    the parameter is put back when a page switch drops it. Only a plausible id is taken from it.
+    """
+    import re
     import uuid
 
-    if "session_id" not in st.session_state:
-        st.session_state.session_id = uuid.uuid4().hex
-    return st.session_state.session_id
+    state = st.session_state
+    if "session_id" not in state:
+        given = st.query_params.get(SESSION_PARAM, "")
+        state.session_id = given if re.fullmatch(r"[A-Za-z0-9_-]{8,64}", given) else uuid.uuid4().hex
+    if st.query_params.get(SESSION_PARAM) != state.session_id:
+        st.query_params[SESSION_PARAM] = state.session_id
+    return state.session_id
 
 
 def recommender():
