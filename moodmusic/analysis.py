@@ -8,6 +8,7 @@ two fused per segment by the same confidence-weighted `fuse`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +23,15 @@ from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition import Opinion, fuse
 from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
-from moodmusic.vision import FaceTracker, detect_faces_in_image
+from moodmusic.vision import Face, FaceTracker, detect_faces_in_image, draw_overlay
 
 log = logging.getLogger(__name__)
 
 SEGMENT_SECONDS = 2.5
 VIDEO_FPS = 6.0  # frames analysed per second of video: plenty for 2.5 s segments
 MIN_VOICED = 0.2
+PICTURE_SIDE = 480  # the longer side of the picture kept per window (the face read, its box drawn)
+MAX_PICTURES = 48  # at most this many windows keep a picture, evenly spread: a long video stays small in memory
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class Segment:
     probs: np.ndarray | None
     face_probs: np.ndarray | None = None
     voice_probs: np.ndarray | None = None
+    # What was looked at, so a person can see which face was read (not in `to_json`):
+    picture: np.ndarray | None = None  # RGB uint8, longer side <= PICTURE_SIDE, the face's box and mood drawn
+    face_box: tuple[int, int, int, int] | None = None  # x, y, w, h of the face read, in `picture` pixels
 
 
 @dataclass
@@ -104,6 +110,32 @@ class Analyzer:
         result.baseline = self.baseline.source if self.baseline is not None else None
         return result
 
+    @staticmethod
+    def _shot(frame: np.ndarray, faces: list[Face]) -> tuple[np.ndarray, Face | None]:
+        """The frame shrunk to PICTURE_SIDE (BGR) and the face read (the first), scaled to match."""
+        import cv2
+
+        scale = min(1.0, PICTURE_SIDE / max(frame.shape[:2]))
+        small = frame if scale >= 1.0 else cv2.resize(
+            frame, (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA)
+        if not faces:
+            return np.ascontiguousarray(small), None
+        x, y, w, h = faces[0].box
+        face = dataclasses.replace(faces[0], box=(round(x * scale), round(y * scale), max(1, round(w * scale)),
+                                                  max(1, round(h * scale))),
+                                   landmarks=np.asarray(faces[0].landmarks, np.float32) * scale)
+        return np.ascontiguousarray(small), face
+
+    @staticmethod
+    def _picture(shot: tuple[np.ndarray, Face | None] | None, mood: str | None) -> dict:
+        """Segment fields for a shot: the RGB picture with the face's box and what the face read as drawn."""
+        if shot is None:
+            return {}
+        small, face = shot
+        drawn = draw_overlay(small, [face] if face is not None else [], mood if face is not None else None)
+        return {"picture": np.ascontiguousarray(drawn[:, :, ::-1]), "face_box": face.box if face else None}
+
     def baseline_from(self, path: str | Path, reference_dir: str | Path | None = None) -> NeutralBaseline:
         """This person's neutral face, from a photo or video of it (the face expert on every face frame read).
 
@@ -154,14 +186,15 @@ class Analyzer:
         if info.kind == "image":
             return self._image(path, info)
         face_times, face_rows, face_scores = ([], [], [])
+        shots: dict[int, tuple] = {}
         if info.has_video:
-            face_times, face_rows, face_scores = self._video_faces(path, info.duration, report)
+            face_times, face_rows, face_scores = self._video_faces(path, info.duration, report, shots)
         voice_times, voice_rows, voice_quality, heard, voice_novelty = [], [], [], None, []
         if info.kind == "audio" or info.has_audio:
             voice_times, voice_rows, voice_quality, heard, voice_novelty = self._voice(path, report)
         report(0.95, "fusing")
         return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
-                             heard, voice_novelty)
+                             heard, voice_novelty, shots)
 
     def analyse_json(self, path: str | Path) -> dict:
         """`analyse(path).to_json()`, or {"path", "error"} with the reason: one bad file never stops a batch."""
@@ -182,18 +215,31 @@ class Analyzer:
             face_probs = self._relative(np.asarray(self.experts.face(faces[0].crop[None]))[0])
         rule = self.experts.rule
         fused = fuse(Opinion(face_probs, faces[0].score), None, rule=rule) if face_probs is not None else fuse(None, None)
-        return Analysis(str(path), "image", 0.0, fused.probs, bool(faces), face_probs, None, None)
+        # One window: the photo's row in a timeline export, and the picture of the face that was read.
+        only = Segment(0.0, 0.0, fused.mood, fused.confidence, fused.probs, face_probs, None,
+                       **self._picture(self._shot(image, faces),
+                                       None if face_probs is None else MOODS[int(np.argmax(face_probs))]))
+        return Analysis(str(path), "image", 0.0, fused.probs, bool(faces), face_probs, None, None, [only])
 
     # ----------------------------------------------------------------- video
-    def _video_faces(self, path, duration: float, report):
+    def _video_faces(self, path, duration: float, report, shots: dict[int, tuple] | None = None):
+        """Face times, expert rows and scores; `shots` gets, per window, the frame nearest its middle
+        (one with a face first), for every `stride`-th window so at most MAX_PICTURES are kept."""
         tracker = FaceTracker(self.models_dir)
         times, crops, scores = [], [], []
+        stride = max(1, int(np.ceil(duration / SEGMENT_SECONDS / MAX_PICTURES))) if duration > 0 else 1
+        nearest: dict[int, tuple[bool, float]] = {}
         for t, frame in media.iter_video_frames(path, fps=VIDEO_FPS):
             faces = tracker.process(frame)
             if faces:
                 times.append(t)
                 crops.append(faces[0].crop)
                 scores.append(faces[0].score)
+            k = int(t // SEGMENT_SECONDS)
+            rank = (not faces, abs(t - (k + 0.5) * SEGMENT_SECONDS))
+            if shots is not None and k % stride == 0 and (k not in nearest or rank < nearest[k]):
+                nearest[k] = rank
+                shots[k] = self._shot(frame, faces)
             if duration > 0:
                 report(0.05 + 0.6 * min(1.0, t / duration), "looking at faces")
         rows = []
@@ -228,7 +274,7 @@ class Analyzer:
         return times, list(probs), quality, True, novelty
 
     # ---------------------------------------------------------------- fusion
-    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard, v_n) -> Analysis:
+    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard, v_n, shots=None) -> Analysis:
         duration = max(info.duration, max(f_t + v_t, default=0.0))
         n = max(1, int(np.ceil(duration / SEGMENT_SECONDS - 1e-6)))
         segments = []
@@ -245,7 +291,11 @@ class Analyzer:
                 if vp is not None else None,
                 rule=self.experts.rule,
             )
-            segments.append(Segment(a, b, fused.mood, fused.confidence, fused.probs, fp, vp))
+            shot = (shots or {}).get(k)
+            if shot is None and k == n - 1 and shots:  # the last window also holds frames past its end
+                shot = shots.get(max((j for j in shots if j >= k), default=-1))
+            segments.append(Segment(a, b, fused.mood, fused.confidence, fused.probs, fp, vp,
+                                    **self._picture(shot, None if fp is None else MOODS[int(np.argmax(fp))])))
         face_all = _mean(f_p)
         voice_all = _mean(v_p, v_q)
         counted = [s.probs for s in segments if s.probs is not None]

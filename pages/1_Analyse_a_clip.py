@@ -17,6 +17,7 @@ from moodmusic.ui import clip_report, music_panel, resources  # noqa: E402
 from moodmusic.ui.text import plain  # noqa: E402
 
 state = st.session_state
+music_panel.session_id()  # the browser session's id stays in the address on every page (History reads it)
 
 st.title("🎞️ Analyse a clip")
 st.caption("Upload a video, an audio recording or a photo. Faces and speech are read in windows of about 2.5 s; "

@@ -139,7 +139,60 @@ def windows_with(analysis: Analysis, modality: str) -> int:
     return sum(getattr(s, attr) is not None for s in analysis.segments)
 
 
+def absent_note(analysis: Analysis) -> str | None:
+    """What this kind of file cannot show (a photo has no voice, a recording no face), or None."""
+    if analysis.face_detected is None and analysis.voice_active is not None:
+        return "This file has no picture: only the voice was read."
+    if analysis.voice_active is None and analysis.face_detected is not None:
+        return ("A photo has no sound: only the face was read." if analysis.kind == "image"
+                else "This video has no sound: only the face was read.")
+    return None
+
+
+def pictures(analysis: Analysis) -> list[tuple[np.ndarray, str]]:
+    """(RGB picture, caption) per window that kept one: what was looked at, the face read boxed."""
+    out = []
+    for s in analysis.segments:
+        if s.picture is None:
+            continue
+        if analysis.kind == "image":
+            caption = "The face that was read" if s.face_box is not None else "No face was found in this photo"
+        else:
+            caption = f"{s.start:.1f}–{s.end:.1f} s · " + (s.mood or "no mood") + (
+                "" if s.face_box is not None else " · no face found")
+        out.append((s.picture, caption))
+    return out
+
+
 # --------------------------------------------------------------------------- streamlit
+PICTURES_SHOWN = 8  # windows shown at once; the rest behind an expander
+
+
+def render_pictures(analysis: Analysis, per_row: int = 4) -> None:
+    """The photo, or a frame per window, with the box of the face that was read."""
+    import streamlit as st
+
+    shots = pictures(analysis)
+    if not shots:
+        return
+    if analysis.kind == "image":
+        st.image(shots[0][0], caption=shots[0][1], width=min(480, shots[0][0].shape[1]))
+        return
+    st.markdown("##### What the camera saw")
+
+    def grid(items: list[tuple[np.ndarray, str]]) -> None:
+        for i in range(0, len(items), per_row):
+            for col, (picture, caption) in zip(st.columns(per_row), items[i:i + per_row]):
+                col.image(picture, caption=caption, width="stretch")
+
+    grid(shots[:PICTURES_SHOWN])
+    if len(shots) > PICTURES_SHOWN:
+        with st.expander(f"All {len(shots)} frames"):
+            grid(shots[PICTURES_SHOWN:])
+    if len(shots) < len(analysis.segments):
+        st.caption(f"A frame from {len(shots)} of the {len(analysis.segments)} windows, evenly spread.")
+
+
 def render_report(analysis: Analysis, key: str = "clip") -> None:
     """Mood, face/voice evidence, the timeline chart and table, and CSV/JSON downloads."""
     import altair as alt
@@ -160,20 +213,22 @@ def render_report(analysis: Analysis, key: str = "clip") -> None:
         getattr(st, note[0])(note[1])
 
     n = max(1, len(analysis.segments))
-    left, right = st.columns(2)
-    for col, title, probs, present, modality in (
-        (left, "Face", analysis.face_probs, analysis.face_detected, "face"),
-        (right, "Voice", analysis.voice_probs, analysis.voice_active, "voice"),
-    ):
-        if present is None:
-            text = "no picture in this file" if modality == "face" else "no sound in this file"
-        elif probs is None:
+    panels = [(title, probs, present, modality) for title, probs, present, modality in (
+        ("Face", analysis.face_probs, analysis.face_detected, "face"),
+        ("Voice", analysis.voice_probs, analysis.voice_active, "voice"),
+    ) if present is not None]  # a photo has no voice to show, a recording no face
+    if absent := absent_note(analysis):
+        st.caption(absent)
+    for col, (title, probs, present, modality) in zip(st.columns(2), panels):
+        if probs is None:
             text = "no face found" if modality == "face" else "no speech heard"
         elif analysis.kind == "image":
             text = "from the photo"
         else:
             text = f"in {windows_with(analysis, modality)} of {n} windows"
         col.html(ui.bars_html(title, None if probs is None else list(map(float, probs)), text))
+
+    render_pictures(analysis)
 
     table = timeline_table(analysis)
     if analysis.kind != "image" and len(table):
