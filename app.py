@@ -2,20 +2,37 @@
 
 Run: `streamlit run app.py` (or `scripts/app`, which installs first).
 The page only reads the live engine's snapshot; the engine runs in the media
-threads, and music is asked for only when a new mood has held for a while.
+threads; the music follows the dominant mood of the last several seconds
+(moodmusic/music/dominant.py) and is picked again at once when a music control changes.
 """
 
 from __future__ import annotations
 
-import time
+import math
 
 import streamlit as st
 
 st.set_page_config(page_title="moodmusic", page_icon="🎵", layout="wide")
 
+
+def _live_page() -> None:
+    """The live page is the rest of this script: this entry only gives it its name in the sidebar."""
+
+
+# Declared pages, so the sidebar says "Live", not the script's file name ("app"). The other pages keep
+# their files and their URL paths (/Analyse_a_clip, /History, /Model); `streamlit run app.py` still starts it all.
+LIVE = st.Page(_live_page, title="Live", icon="🎵", default=True)
+_shown = st.navigation([
+    LIVE, st.Page("pages/1_Analyse_a_clip.py"), st.Page("pages/2_History.py"), st.Page("pages/3_Model.py"),
+])
+_shown.run()
+if _shown.url_path != LIVE.url_path:
+    st.stop()  # another page ran: nothing of the live page below belongs on it
+
 from moodmusic.live import LiveSession, engine_log, load, new_session  # noqa: E402
 from moodmusic.live.sources.webrtc import turn_configured  # noqa: E402
 from moodmusic.moods import MOODS  # noqa: E402
+from moodmusic.music.dominant import MIN_EVIDENCE_S, dominant_mood, music_heading, music_mood  # noqa: E402
 from moodmusic.ui import components as ui  # noqa: E402
 from moodmusic.ui import local_source, music_panel, resources, spotify_account, streamer  # noqa: E402
 from moodmusic.ui import baseline_control  # noqa: E402
@@ -28,6 +45,19 @@ except ValueError as exc:  # a setting with a wrong value: say which, not a trac
     st.stop()
 state = st.session_state
 
+# One screen at 1400x1000: less blank space above the title, and the mood (right) and the video with its
+# timeline (left) stay in view while the music below the mood scrolls past (sticky; on a phone, where the
+# columns stack, nothing sticks). The sticky parts need the page's own background, or music shows through.
+_background = "#0e1117" if st.context.theme.type == "dark" else "#ffffff"
+st.html(
+    "<style>"
+    "[data-testid=stMainBlockContainer]{padding-top:2.5rem}"
+    # The keyed block sits in a wrapper of its own height: the wrapper is what sticks within the column.
+    "[data-testid=stLayoutWrapper]:has(> .st-key-mm-mood)"
+    f"{{position:sticky;top:3.75rem;z-index:5;background:{_background}}}"
+    "@media (min-width:640px){[data-testid=stLayoutWrapper]:has(> .st-key-mm-watch){position:sticky;top:3.75rem}}"
+    "</style>"
+)
 st.title("🎵 moodmusic")
 st.caption("Press START and allow camera and microphone: the page reads how you seem to feel from your face and voice, and picks music that fits.")
 
@@ -53,8 +83,17 @@ with st.sidebar:
     recommender = music_panel.recommender()
     genre = st.selectbox("Genre", ["any"] + (recommender.genres() if recommender else []), key="genre")
     decade = st.selectbox("Decade", ["any"] + (recommender.decades() if recommender else []), key="decade")
-    paused = st.toggle("Pause recommendations", key="paused")
-    stable = st.slider("Recommend after the mood holds for (s)", 1.0, 15.0, float(settings.stable_seconds), 0.5)
+    paused = st.toggle("Keep this music", key="paused",
+                       help="The music stays for the mood it is for, whatever your mood does; the choices above still change it.")
+    window_s = st.slider(
+        "Music follows your main mood over the last (s)", 4.0, 60.0, float(settings.music_window_seconds), 1.0,
+        key="music-window",
+        help="The music is for the mood that held most of these seconds: it comes after 2 s of readings, and "
+             "changes only when another mood holds more than half of them, never on a blink.",
+    )
+    # Picked here, in the run that a control change causes: a new list within a second, not on the watcher's tick.
+    music_panel.pick_live(live.snapshot(), recommender, strategy, None if genre == "any" else genre,
+                          None if decade == "any" else decade, window_s, paused, live.config.timeline_step)
     baseline_control.render(live)  # "Hold a neutral face for 3 s": moods relative to this person's neutral face
 player = spotify_account.account(settings)
 
@@ -66,6 +105,8 @@ SOURCES = {
 }
 
 with left:
+    watch = st.container(key="mm-watch")  # the source, its video and the timeline: sticky beside the music
+with watch:
     source = st.radio("Source", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="source")
     get_session = lambda: live  # noqa: E731 - media threads call this; no session_state there
     with st.container():  # ends in the local preview fragment: see `alone` below
@@ -78,12 +119,12 @@ with left:
             local_source.render_file(get_session)
     if source == "browser" and not turn_configured():
         st.caption(
-            "No TURN relay is configured, so live video works on this computer and its network only. "
-            "If START keeps spinning on a hosted app, use **Analyse a clip** in the sidebar instead."
+            "Live video works on this computer's network only (no TURN relay is set up). "
+            "If START keeps spinning on a hosted app, use **Analyse a clip** instead."
         )
 
 
-def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
+def alone(fragment, key: str | None = None) -> None:  # noqa: ANN001 - a Streamlit fragment
     """Run a self-refreshing fragment as the only thing in a container of its own.
 
     When a fragment reruns, Streamlit drops that fragment's deltas still
@@ -95,8 +136,9 @@ def alone(fragment) -> None:  # noqa: ANN001 - a Streamlit fragment
     index 1 (should be between [0, 0])", the page goes blank and never shows
     a mood (the session that "never started" in `bench --live --sessions 4`).
     Alone in its container, a fragment leaves no later sibling to strand.
+    `key` names the container for the page's style (e.g. the sticky mood).
     """
-    with st.container():
+    with st.container(key=key):
         fragment()
 
 
@@ -135,13 +177,15 @@ def timeline_now() -> None:
 
 @st.fragment(run_every=1.0 * pace)
 def music_watch() -> None:
-    """Store the reading; once a new mood has held for `stable` s, pick music and rerun the page to show it.
+    """Store the reading; say what the music is for; rerun the page when the music's mood changes.
 
-    Only a current mood is stored: once the camera and microphone stop (STOP, a file's end) the engine
-    has none (`snap.mood` is None, only `last_mood`), so nothing is written.
+    The music follows the dominant mood of the last `window_s` s (`music/dominant.py`), not the badge's
+    mood of this instant: first music after 2 s of readings, a change only when another mood holds
+    most of the window. The heading says so, and names the badge's mood when it differs, so the two
+    never contradict each other. Only a current mood is stored: once the camera and microphone stop
+    (STOP, a file's end) the engine has none (`snap.mood` is None, only `last_mood`), so nothing is written.
     """
     snap = live.snapshot()
-    now = time.monotonic()
     if snap.mood is not None:
         try:
             resources.store().add_reading(
@@ -152,48 +196,47 @@ def music_watch() -> None:
             state.store_problem = str(exc)
     if state.get("store_problem"):
         st.caption(f"⚠️ History is not being saved: {state.store_problem}")
-    wanted = (snap.mood, strategy, genre, decade)
-    stable_for = now - snap.mood_since if snap.mood_since is not None else 0.0
-    if (
-        recommender is not None and not paused and snap.mood is not None
-        and stable_for >= stable and wanted != state.get("recs_key")
-    ):
-        recs = recommender.recommend(
-            snap.mood, strategy, n=8,
-            genre=None if genre == "any" else genre, decade=None if decade == "any" else decade,
-        )
-        state.recs, state.recs_key = recs, wanted
-        music_panel.note_shown(recs)
-        st.rerun()  # the whole page, so the track list below (not a fragment) shows the new music
-    if state.get("recs") is None:
-        if snap.mood is None:
+    step = live.config.timeline_step
+    if recommender is not None and not paused:
+        mood = music_mood(state.get("music_mood"), snap.timeline, snap.updated, window_s, step)
+        if mood != state.get("music_mood"):
+            st.rerun()  # the whole page: its first lines pick the list for the new mood (music_panel.pick_live)
+    lately = dominant_mood(snap.timeline, snap.updated, window_s, step)
+    recs = state.get("recs")
+    if recs is None:
+        if lately is None:
             st.info("Music appears once a mood has been read.")
         else:
-            st.info(f"Music for **{snap.mood}** in {max(0.0, stable - stable_for):.0f} s, once the mood holds.")
+            st.info(f"Music in about {max(1, math.ceil(MIN_EVIDENCE_S - lately.seconds))} s, for your main mood so far.")
+        return
+    head, caption = music_heading(recs.mood, STRATEGY_LABELS[recs.strategy], window_s, lately, snap.mood)
+    st.markdown(f"#### {head}" + (" · kept" if paused else ""))
+    st.caption(caption)
 
 
 def music_list() -> None:
-    """The recommended tracks, drawn by full page runs only: 8 players and their buttons are not redrawn every second."""
+    """The recommended tracks, drawn by full page runs only: 8 players and their buttons are not redrawn every second.
+
+    Like and Skip act in their callbacks, before the page redraws: a skipped track is already replaced,
+    a liked one already marked.
+    """
     recs = state.get("recs")
     if recs is None:
         return
-    head = f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}"
-    if paused:
-        head += " (paused)"
-    st.markdown(head)
-    ui.track_list(
-        recs, key="live", player=player,
-        on_feedback=lambda track_id, liked: music_panel.record_feedback(track_id, liked, recs.mood),
-    )
+    ui.track_list(recs, key="live", player=player, on_feedback=music_panel.feedback_handler("recs"),
+                  liked=recommender.liked if recommender is not None else ())
 
 
+# Where each part goes (one screen at 1400x1000): the mood, its evidence and the music in the wide right
+# column, the mood staying on top as the music scrolls; the video and the timeline on the left. On a phone
+# the columns stack: source, video, timeline, then mood, evidence and music.
 with right:
-    alone(mood_now)
+    alone(mood_now, key="mm-mood")
     alone(evidence_now)
-    alone(timeline_now)
-with left:
     alone(music_watch)
     music_list()
+with watch:
+    alone(timeline_now)
 
 with st.expander("What is this, and what is stored?"):
     st.markdown(

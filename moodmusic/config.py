@@ -55,6 +55,14 @@ def _bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be 1 or 0 (on or off), got {raw!r}")
 
 
+def _music_window_seconds() -> float:
+    """The span of readings the live page's music follows (music/dominant.py); 4 to 60 s."""
+    window = _float("MOODMUSIC_MUSIC_WINDOW_SECONDS", 10.0)
+    if not 4.0 <= window <= 60.0:
+        raise ValueError(f"MOODMUSIC_MUSIC_WINDOW_SECONDS must be between 4 and 60, got {window:g}")
+    return window
+
+
 def _engine_log_seconds() -> float:
     every = _float("MOODMUSIC_ENGINE_LOG_SECONDS", 0.0)
     if every < 0:
@@ -74,7 +82,7 @@ class Settings:
     spotify_client_secret: str = field(default="", repr=False)
     spotify_market: str = "US"
     spotify_timeout_s: float = 4.0
-    stable_seconds: float = 4.0
+    music_window_seconds: float = 10.0  # the music follows the main mood of this many seconds (music/dominant.py)
     capture_fps: float = 30.0  # what the live page asks the browser's camera for
     engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
     voice_adaptation: bool = True  # live sessions measure voice features against the speaker (audio/speaker.py)
@@ -111,7 +119,7 @@ def load_settings() -> Settings:
         spotify_client_secret=_env("SPOTIFY_CLIENT_SECRET"),
         spotify_market=_env("SPOTIFY_MARKET", "US") or "US",
         spotify_timeout_s=_float("SPOTIFY_TIMEOUT_S", 4.0),
-        stable_seconds=_float("MOODMUSIC_STABLE_SECONDS", 4.0),
+        music_window_seconds=_music_window_seconds(),
         capture_fps=_capture_fps(),
         engine_log_seconds=_engine_log_seconds(),
         voice_adaptation=_bool("MOODMUSIC_VOICE_ADAPTATION", True),

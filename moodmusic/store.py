@@ -343,6 +343,37 @@ class Store:
                 out.setdefault(mood, []).append(LikedTrack(track_id, name, artist, ts))
         return {m: sorted(v, key=lambda t: -t.ts) for m, v in out.items()}
 
+    def track_feedback(self, session_id: str | None = None, *, user_id: str | None = None,
+                       limit: int = 500) -> dict[str, bool]:
+        """Each track's latest like (True) or skip (False), whatever the mood, newest first; at most `limit`.
+
+        What a new session's recommender remembers (`Recommender.remember`), so likes and skips outlive
+        the session they were made in.
+        """
+        where, params = self._scope(session_id, user_id, "f.")
+        inner, _ = self._scope(session_id, user_id, "g.")
+        rows = self._read(
+            "SELECT f.track_id, f.liked FROM feedback f WHERE f.id = (SELECT MAX(g.id) FROM feedback g "
+            f"WHERE g.track_id = f.track_id{inner}){where} ORDER BY f.ts DESC, f.id DESC LIMIT ?",
+            (*params, *params, int(limit)))
+        return {track_id: bool(liked) for track_id, liked in rows}
+
+    def liked_tracks(self, session_id: str | None = None, *, user_id: str | None = None,
+                     limit: int = 200) -> list[tuple[LikedTrack, str]]:
+        """Tracks whose latest like/skip is a like, newest first, each with the mood it was liked in."""
+        where, params = self._scope(session_id, user_id, "f.")
+        inner, _ = self._scope(session_id, user_id, "g.")
+        rows = self._read(
+            "SELECT f.track_id, f.ts, f.mood, "
+            "  COALESCE((SELECT s.name FROM shown s WHERE s.track_id = f.track_id AND s.name != '' "
+            "            ORDER BY s.ts DESC LIMIT 1), ''), "
+            "  COALESCE((SELECT s.artist FROM shown s WHERE s.track_id = f.track_id AND s.artist != '' "
+            "            ORDER BY s.ts DESC LIMIT 1), '') "
+            "FROM feedback f WHERE f.liked = 1 AND f.id = (SELECT MAX(g.id) FROM feedback g "
+            f"WHERE g.track_id = f.track_id{inner}){where} ORDER BY f.ts DESC, f.id DESC LIMIT ?",
+            (*params, *params, int(limit)))
+        return [(LikedTrack(track_id, name, artist, ts), mood) for track_id, ts, mood, name, artist in rows]
+
     def export(self, dest: Path | str | IO[str], session_id: str | None = None, *,
                user_id: str | None = None) -> dict[str, int]:
         """Write the history (all, one session's or one user's) as one JSON document; returns row counts."""

@@ -99,16 +99,7 @@ else:
         with st.expander("Shares as a table"):
             st.dataframe(table.style.format("{:.0%}"), width="stretch")
 
-st.markdown("#### Tracks you liked, by mood")
-try:
-    liked = hv.liked_rows(store.liked_by_mood(session_id=session))
-except StoreError as exc:
-    liked = []
-    st.error(plain(str(exc)))
-if not liked:
-    st.caption("No liked tracks yet: press 👍 under a track you like.")
-for mood, names in liked:
-    st.markdown(f"**{STYLES[mood].emoji} {mood}** ({len(names)}): " + " · ".join(plain(n) for n in names))
+music_panel.liked_section(store, session)  # newest first, names escaped once, each linked to Spotify
 
 st.divider()
 left, right = st.columns(2)

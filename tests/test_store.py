@@ -262,3 +262,24 @@ def test_a_newer_schema_is_refused_rather_than_damaged(db):
 
 def test_the_database_uses_wal(store, db):
     assert store._conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_likes_and_skips_outlive_their_session_latest_one_per_track_counts(tmp_path):
+    """A new session (a new Store on the same file, as after a restart) gets every track's latest verdict."""
+    path = tmp_path / "h.sqlite3"
+    with Store(path) as s:
+        s.add_shown("visit-1", "t-like", "sad", "match", name="Don't Stop", artist="A & B", ts=10.0)
+        s.add_feedback("visit-1", "t-like", True, "sad", ts=11.0)
+        s.add_feedback("visit-1", "t-skip", False, "sad", ts=12.0)
+        s.add_feedback("visit-1", "t-changed", True, "happy", ts=13.0)
+        s.add_feedback("visit-2", "t-changed", False, "sad", ts=14.0)  # liked once, skipped later: skipped
+    with Store(path) as s:
+        assert s.track_feedback() == {"t-changed": False, "t-skip": False, "t-like": True}
+        assert list(s.track_feedback()) == ["t-changed", "t-skip", "t-like"]  # newest first
+        assert s.track_feedback(session_id="visit-1") == {"t-changed": True, "t-skip": False, "t-like": True}
+        assert s.track_feedback(limit=1) == {"t-changed": False}
+        liked = s.liked_tracks()
+        assert [(t.track_id, t.name, t.artist, mood) for t, mood in liked] == [("t-like", "Don't Stop", "A & B", "sad")]
+        assert [t.track_id for t, _ in s.liked_tracks(session_id="visit-1")] == ["t-changed", "t-like"]
+        s.delete_history("visit-1")
+        assert s.track_feedback() == {"t-changed": False}

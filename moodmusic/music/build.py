@@ -13,8 +13,18 @@ one schema, then merged per Spotify id:
 * artist from tracks_c/a/b (tracks_d has none: those tracks are kept with
   artist "" because they carry most of the decade information; the page
   shows them as "unknown artist" and diversity treats each as its own artist),
-  genre from tracks_b (mapped to a short family list), decade from tracks_d
-  or tracks_c's release date, mood label from tracks_c.
+  decade from tracks_d or tracks_c's release date, year from tracks_c's
+  release date, mood label from tracks_c.
+* genre: tracks_b's `genres` column is Spotify's genre list of the track's
+  *artist* (Spotify has no per-track genre), alphabetically sorted. Each genre
+  is mapped to a short family (GENRE_RULES, with GENRE_EXACT first), and the
+  family most of the artist's genres map to wins ("adult standards; classic
+  soul; disco; quiet storm; soul" is R&B / Soul, not the alphabetically first
+  Pop). Being the artist's, the family is given to every catalog track by an
+  artist that tracks_b knows, not only to tracks_b's own rows.
+* the same recording under another id: a tracks_d row (no artist) whose title
+  and audio features match a row of another export gets that row's artist,
+  and the other row gets its decade; the duplicate is then dropped below.
 * dropped: rows without features or name, non-music (white/colour noise,
   rain, sleep sounds: genre family "Noise") and spoken word
   (speechiness > 0.66, Spotify's own threshold for "entirely spoken").
@@ -37,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodmusic.music.catalog import Track, decade_from_date
+from moodmusic.music.catalog import Track, decade_from_date, year_from_date
 
 # Genre family rules: the first rule whose pattern matches a genre name wins;
 # a track's genre list is tried genre by genre, its primary genre first.
@@ -59,22 +69,46 @@ GENRE_RULES: tuple[tuple[str, str], ...] = (
     ("Rock", r"(rock|punk|\bemo\b|grunge|indie|britpop|shoegaze|new wave|new romantic|garage|psychedelic)"),
     ("Pop", r"(pop|idol|boy band|girl group|adult standards|schlager|mellow|alt z|teen|cabaret)"),
 )
+# Spotify genres the rules above would file in the wrong family: "soft rock" is Lionel Richie's and
+# Phil Collins's ballads (adult contemporary), not rock; checked before the rules.
+GENRE_EXACT: dict[str, str] = {
+    "soft rock": "Pop", "yacht rock": "Pop", "mellow gold": "Pop", "adult standards": "Pop",
+    "quiet storm": "R&B / Soul", "rhythm and blues": "R&B / Soul", "harlem renaissance": "Jazz",
+}
 _COMPILED = tuple((fam, re.compile(rx)) for fam, rx in GENRE_RULES)
+_FAMILY_ORDER = {fam: i for i, (fam, _) in enumerate(GENRE_RULES)}
 NON_MUSIC_FAMILIES = frozenset({"Noise"})
 SPOKEN_WORD_SPEECHINESS = 0.66
 REALIGN_TOLERANCE = 0.002
 _REALIGN_COLUMNS = ("valence", "energy", "tempo", "danceability", "acousticness")
 
 
-def genre_family(genres: str) -> str:
-    """Map a Spotify genre list ("dance pop; pop") to one short family, or "" if none fits."""
-    for g in (x.strip().lower() for x in re.split(r"[;,]", genres or "")):
-        if not g or g == "unknown":
-            continue
-        for fam, rx in _COMPILED:
-            if rx.search(g):
-                return fam
+def _family_of(genre: str) -> str:
+    if genre in GENRE_EXACT:
+        return GENRE_EXACT[genre]
+    for fam, rx in _COMPILED:
+        if rx.search(genre):
+            return fam
     return ""
+
+
+def genre_family(genres: str) -> str:
+    """Map an artist's Spotify genre list ("dance pop; pop") to one short family, or "" if none fits.
+
+    The family most of the genres map to wins; a tie goes to the family listed first in GENRE_RULES.
+    Any non-music genre (white noise, rain, sleep) makes the whole list non-music.
+    """
+    votes: Counter = Counter()
+    for g in (x.strip().lower() for x in re.split(r"[;,]", genres or "")):
+        if g and g != "unknown":
+            fam = _family_of(g)
+            if fam:
+                votes[fam] += 1
+    if not votes:
+        return ""
+    if any(f in NON_MUSIC_FAMILIES for f in votes):
+        return next(f for f in votes if f in NON_MUSIC_FAMILIES)
+    return min(votes, key=lambda f: (-votes[f], _FAMILY_ORDER[f]))
 
 
 @dataclass
@@ -103,11 +137,16 @@ class BuildReport:
     with_genre: int
     with_decade: int
     with_artist: int
+    with_year: int = 0
+    genre_by_artist: int = 0  # of with_genre: given by the artist's genres in tracks_b, not the track's own row
+    same_recording: int = 0  # tracks_d rows matched to another export's row of the same recording
 
     def lines(self) -> list[str]:
         out = [f"read {sum(self.sources.values())} rows: " + ", ".join(f"{k} {v}" for k, v in self.sources.items()),
                f"unique Spotify ids: {self.unique_ids}",
-               f"kept {self.kept} tracks (artist known {self.with_artist}, genre {self.with_genre}, decade {self.with_decade})",
+               f"kept {self.kept} tracks (artist known {self.with_artist}, genre {self.with_genre} "
+               f"({self.genre_by_artist} of them by artist), decade {self.with_decade}, year {self.with_year})",
+               f"same recording under a tracks_d id and another: {self.same_recording}",
                "dropped: " + (", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"),
                "tracks_a realignment: " + ", ".join(f"{k} {v}" for k, v in self.realigned.items()),
                "mood labels: " + ", ".join(f"{k} {v}" for k, v in sorted(self.labels.items()))]
@@ -176,7 +215,7 @@ def read_sources(data_dir: Path) -> tuple[list[Source], list[float | None]]:
     c = Source("tracks_c", [])
     for r in _rows(data_dir / "tracks_c_moods.csv"):
         c.add(_track(r["id"], r["name"], r["artist"], r, decade=decade_from_date(r.get("release_date", "")),
-                     label=(r.get("mood") or "").strip()), r)
+                     year=year_from_date(r.get("release_date", "")), label=(r.get("mood") or "").strip()), r)
     out.append(c)
     d = Source("tracks_d", [])
     for r in _rows(data_dir / "tracks_d_decades.csv"):
@@ -255,6 +294,41 @@ def _with_features(t: Track, v: np.ndarray) -> Track:
     return replace(t, **vals)
 
 
+SAME_RECORDING_TOLERANCE = 0.01  # valence, energy, danceability, acousticness within this: one recording
+
+
+def same_recordings(unnamed: Sequence[Track], named: Sequence[Track]) -> dict[str, Track]:
+    """Rows without an artist (tracks_d) that are a row of another export under another id.
+
+    Same title (after `_norm_title`) and the same audio features within SAME_RECORDING_TOLERANCE: the
+    same recording released twice (single and album). Returns {unnamed id: the named row}.
+    """
+    by_title: dict[str, list[Track]] = {}
+    for t in named:
+        if t.artist and t.has_features:
+            by_title.setdefault(_norm_title(t.name), []).append(t)
+    cols = ("valence", "energy", "danceability", "acousticness")
+    out: dict[str, Track] = {}
+    for t in unnamed:
+        if t.artist or not t.has_features:
+            continue
+        for o in by_title.get(_norm_title(t.name), ()):
+            if o.id != t.id and all(getattr(t, c) is not None and getattr(o, c) is not None
+                                    and abs(getattr(t, c) - getattr(o, c)) <= SAME_RECORDING_TOLERANCE for c in cols):
+                out[t.id] = o
+                break
+    return out
+
+
+def artist_genres(rows: Sequence[Track]) -> dict[str, str]:
+    """Each artist's genre family (artist casefolded → family), from the rows that have one (tracks_b)."""
+    votes: dict[str, Counter] = {}
+    for t in rows:
+        if t.genre and t.artist:
+            votes.setdefault(t.artist.strip().casefold(), Counter())[t.genre] += 1
+    return {a: min(v, key=lambda f: (-v[f], _FAMILY_ORDER.get(f, 99))) for a, v in votes.items()}
+
+
 def _norm_title(s: str) -> str:
     s = re.sub(r"\s*[-(\[].*(remaster|version|edit|mix|live|mono|stereo).*$", "", s.casefold())
     return re.sub(r"\W+", " ", s).strip()
@@ -294,6 +368,7 @@ def build_catalog(data_dir: Path) -> tuple[list[Track], BuildReport]:
     extra_artist: dict[str, str] = {}
     extra_genre: dict[str, str] = {}
     extra_decade: dict[str, str] = {}
+    extra_year: dict[str, str] = {}
     for src in (c, d, b, a):
         for t in src.rows:
             if t.artist:
@@ -302,17 +377,29 @@ def build_catalog(data_dir: Path) -> tuple[list[Track], BuildReport]:
                 extra_genre.setdefault(t.id, t.genre)
             if t.decade:
                 extra_decade.setdefault(t.id, t.decade)
+            if t.year:
+                extra_year.setdefault(t.id, t.year)
             if t.id in merged or not t.has_features:
                 continue
             merged[t.id] = t
             if t.id in src.speechiness:
                 speech[t.id] = src.speechiness[t.id]
 
+    # The same recording under a tracks_d id and another export's id: each learns what the other knows.
+    pairs = same_recordings(d.rows, [t for src in (c, b, a) for t in src.rows])
+    for d_id, other in pairs.items():
+        extra_artist.setdefault(d_id, other.artist)
+        if d_id in extra_decade:
+            extra_decade.setdefault(other.id, extra_decade[d_id])
+    by_artist = artist_genres(b.rows)
+
     out: list[Track] = []
     for tid in sorted(merged):
         t = merged[tid]
-        t = replace(t, artist=t.artist or extra_artist.get(tid, ""), genre=t.genre or extra_genre.get(tid, ""),
-                    decade=t.decade or extra_decade.get(tid, ""))
+        artist = t.artist or extra_artist.get(tid, "")
+        t = replace(t, artist=artist,
+                    genre=t.genre or extra_genre.get(tid, "") or by_artist.get(artist.strip().casefold(), ""),
+                    decade=t.decade or extra_decade.get(tid, ""), year=t.year or extra_year.get(tid, ""))
         if not t.name or not tid:
             dropped["no name"] += 1
         elif t.genre in NON_MUSIC_FAMILIES:
@@ -325,7 +412,7 @@ def build_catalog(data_dir: Path) -> tuple[list[Track], BuildReport]:
 
     # One id per song: prefer the labelled one, then the one with more metadata.
     def richness(t: Track) -> tuple:
-        return (bool(t.label), bool(t.genre), bool(t.decade), t.id)
+        return (bool(t.label), bool(t.genre), bool(t.decade), bool(t.year), t.id)
 
     best: dict[tuple[str, str], Track] = {}
     for t in out:
@@ -343,6 +430,8 @@ def build_catalog(data_dir: Path) -> tuple[list[Track], BuildReport]:
         sources=counts, unique_ids=len(all_ids), kept=len(final), dropped=dropped, realigned=realigned,
         labels=Counter(t.label for t in final if t.label),
         with_genre=sum(bool(t.genre) for t in final), with_decade=sum(bool(t.decade) for t in final),
-        with_artist=sum(bool(t.artist) for t in final),
+        with_artist=sum(bool(t.artist) for t in final), with_year=sum(bool(t.year) for t in final),
+        genre_by_artist=sum(1 for t in final if t.genre and not extra_genre.get(t.id)),
+        same_recording=len(pairs),
     )
     return final, report

@@ -39,12 +39,12 @@ from moodmusic.config import ROOT
 
 DEFAULT_PATH = ROOT / "data" / "catalog.npz"
 EMBED_BASE = "https://open.spotify.com/embed/track/"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a year column (the release year, where a source gives one)
 
 # Text and number columns of the file, in order (CSV header and npz layout).
-TEXT_COLUMNS: tuple[str, ...] = ("id", "name", "artist", "genre", "decade", "label")
+TEXT_COLUMNS: tuple[str, ...] = ("id", "name", "artist", "genre", "decade", "label", "year")
 NUMBER_COLUMNS: tuple[str, ...] = ("valence", "energy", "tempo", "danceability", "acousticness", "instrumentalness")
-COLUMNS: tuple[str, ...] = TEXT_COLUMNS[:5] + NUMBER_COLUMNS + ("label",)
+COLUMNS: tuple[str, ...] = TEXT_COLUMNS[:5] + NUMBER_COLUMNS + ("label", "year")
 # Stored as integers: value * scale, MISSING where unknown (exact decimals, 2 bytes each).
 _SCALE = {"tempo": 10.0}
 _MISSING = np.iinfo(np.uint16).max
@@ -82,6 +82,7 @@ class Track:
     decade: str = ""
     instrumentalness: float | None = None
     label: str = ""  # mood label of the labelled export (Happy/Sad/Calm/Energetic), else ""
+    year: str = ""  # release year ("1983") where a source gives a date; `decade` is known more often
 
     @property
     def embed_url(self) -> str:
@@ -111,6 +112,12 @@ def tempo_scaled(bpm):  # float | None | ndarray -> same shape
     lo, hi = TEMPO_RANGE
     out = np.clip((np.asarray(bpm, dtype=np.float64) - lo) / (hi - lo), 0.0, 1.0)
     return float(out) if out.ndim == 0 else out
+
+
+def year_from_date(raw: str) -> str:
+    """The year of "27-10-1982", "1982-10-27" or "1982" ("1982"); "" for decades ("90s") or nothing."""
+    m = re.search(r"\b(1[89]\d\d|20\d\d)\b", (raw or "").strip())
+    return m.group(1) if m else ""
 
 
 def decade_from_date(raw: str) -> str:
@@ -161,6 +168,7 @@ class Catalog:
         self.genre_of = np.array(text["genre"], dtype=object)
         self.decade_of = np.array(text["decade"], dtype=object)
         self.label_of = np.array(text["label"], dtype=object)
+        self.year_of = np.array(text["year"], dtype=object)
         self._tracks: list[Track | None] = [None] * len(self.ids)
 
     def __len__(self) -> int:
@@ -179,7 +187,7 @@ class Catalog:
             v = [None if math.isnan(x) else float(x) for x in self._numbers[i].tolist()]
             t = Track(self.ids[i], self.names[i], self.artists[i], valence=v[0], energy=v[1], tempo=v[2],
                       danceability=v[3], acousticness=v[4], genre=self.genre_of[i], decade=self.decade_of[i],
-                      instrumentalness=v[5], label=self.label_of[i])
+                      instrumentalness=v[5], label=self.label_of[i], year=self.year_of[i])
             self._tracks[i] = t
         return t
 
@@ -251,7 +259,7 @@ def write_catalog(tracks: Sequence[Track], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     text = {"id": cat.ids, "name": cat.names, "artist": cat.artists, "genre": cat.genre_of.tolist(),
-            "decade": cat.decade_of.tolist(), "label": cat.label_of.tolist()}
+            "decade": cat.decade_of.tolist(), "label": cat.label_of.tolist(), "year": cat.year_of.tolist()}
     if path.suffix == ".npz":
         meta = {"format": FORMAT_VERSION, "text": list(TEXT_COLUMNS), "numbers": list(NUMBER_COLUMNS),
                 "n": len(cat)}
@@ -268,7 +276,7 @@ def write_catalog(tracks: Sequence[Track], path: Path) -> None:
             nums = ["" if math.isnan(x) else f"{x:.3f}".rstrip("0").rstrip(".") or "0"
                     for x in cat._numbers[i].tolist()]
             w.writerow([text["id"][i], text["name"][i], text["artist"][i], text["genre"][i], text["decade"][i],
-                        *nums, text["label"][i]])
+                        *nums, text["label"][i], text["year"][i]])
         data = buf.getvalue().encode("utf-8")
         if path.suffix == ".gz":
             with open(tmp, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:

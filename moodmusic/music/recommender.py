@@ -17,7 +17,8 @@ result says where it came from (`source`) and why if something went wrong
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -38,6 +39,7 @@ class Recommendation:
     track: Track
     score: float
     reason: str
+    in_filters: bool = True  # False: shown because too few tracks match the genre/decade chosen
 
 
 @dataclass
@@ -48,6 +50,8 @@ class Recommendations:
     tracks: list[Recommendation]
     note: str = ""
     target: Target | None = field(default=None, repr=False)
+    genre: str | None = None
+    decade: str | None = None
 
     def to_dict(self) -> dict:
         """The `recommend --json` shape: mood, strategy, source, note, tracks[...]."""
@@ -59,6 +63,7 @@ class Recommendations:
                 "danceability": r.track.danceability, "acousticness": r.track.acousticness,
                 "genre": r.track.genre, "decade": r.track.decade,
                 "embed_url": r.track.embed_url, "score": round(r.score, 4), "reason": r.reason,
+                "in_filters": r.in_filters,
             } for r in self.tracks],
         }
 
@@ -106,6 +111,32 @@ class Recommender:
         self._played.add(track_id)
         (self._liked if liked else self._skipped)[track_id] = track
         (self._skipped if liked else self._liked).pop(track_id, None)
+
+    def remember(self, feedback: Mapping[str, bool]) -> int:
+        """Likes and skips from earlier sessions (track id → liked), e.g. `Store.track_feedback()`.
+
+        They steer this session's lists like its own: a like pulls its neighbourhood and artist up (and the
+        track may come back), a skip pushes them down and the track is not offered again while others remain.
+        Ids the catalog does not know (Spotify-only tracks) are ignored. Returns how many were taken.
+        """
+        taken = 0
+        for track_id, liked in feedback.items():
+            if self.catalog.get(track_id) is None:
+                continue
+            self.feedback(track_id, bool(liked))
+            if liked:
+                self._played.discard(track_id)
+            taken += 1
+        return taken
+
+    @property
+    def liked(self) -> frozenset[str]:
+        """Ids of the tracks liked (this session, and earlier ones passed to `remember`)."""
+        return frozenset(self._liked)
+
+    @property
+    def skipped(self) -> frozenset[str]:
+        return frozenset(self._skipped)
 
     def mark_played(self, track_id: str) -> None:
         """The listener played this track: do not offer it again this session."""
@@ -165,12 +196,48 @@ class Recommender:
         if len(picks) < n:
             picks += self._from_catalog(target, n - len(picks), genre, decade, taken=picks)
         if len(picks) < n and (genre or decade):
-            extra = f"only {len(picks)} tracks match the filters"
-            note = "; ".join(x for x in (note, extra) if x)
+            matched = len(picks)
+            for g, d in _relaxed(genre, decade):
+                if len(picks) < n:
+                    picks += [replace(r, in_filters=False)
+                              for r in self._from_catalog(target, n - len(picks), g, d, taken=picks)]
+            note = "; ".join(x for x in (note, self.shortfall_note(genre, decade, matched)) if x)
+        self._note_shown(picks)
+        return Recommendations(mood, strategy, source, picks, note, target, genre, decade)
+
+    def shortfall_note(self, genre: str | None, decade: str | None, shown: int) -> str:
+        """What a page says when the genre/decade filters leave too few tracks: how many match, what follows."""
+        allowed = self._allowed(genre, decade)
+        total = int((allowed & ~np.isnan(self.catalog.features[:, 0])).sum()) if allowed is not None else 0
+        what = " · ".join(x for x in (genre, decade) if x)
+        if total == 0:
+            return f"No track in the catalog matches {what}: showing the closest others"
+        return (f"Only {total} track{'s' if total != 1 else ''} in the catalog match{'es' if total == 1 else ''} "
+                f"{what}: {shown} shown first, then the closest others")
+
+    def replace(self, recs: Recommendations, track_id: str) -> Recommendations:
+        """The same page with one track swapped for the next best new one (a skip), the others in place."""
+        pos = next((i for i, r in enumerate(recs.tracks) if r.track.id == track_id), None)
+        if pos is None:
+            return recs
+        others = [r for r in recs.tracks if r.track.id != track_id]
+        target = recs.target or target_for(recs.mood, recs.strategy)
+        new = self._from_catalog(target, 1, recs.genre, recs.decade, taken=others)
+        for g, d in _relaxed(recs.genre, recs.decade):
+            if not new:
+                new = [replace(r, in_filters=False) for r in self._from_catalog(target, 1, g, d, taken=others)]
+        tracks = list(recs.tracks)
+        if new:
+            tracks[pos] = new[0]
+            self._note_shown(new)
+        else:
+            del tracks[pos]
+        return replace(recs, tracks=tracks)
+
+    def _note_shown(self, picks: list[Recommendation]) -> None:
         for p in picks:
             self._shown[p.track.id] = None
             self._known[p.track.id] = p.track
-        return Recommendations(mood, strategy, source, picks, note, target)
 
     def _allowed(self, genre: str | None, decade: str | None) -> np.ndarray | None:
         if not genre and not decade:
@@ -247,6 +314,13 @@ class Recommender:
             if len(out) >= n:
                 break
         return out
+
+
+def _relaxed(genre: str | None, decade: str | None) -> list[tuple[str | None, str | None]]:
+    """The filters to fall back on, closest first, when too few tracks match both."""
+    if genre and decade:
+        return [(genre, None), (None, decade), (None, None)]
+    return [(None, None)] if genre or decade else []
 
 
 __all__ = ["STRATEGIES", "Recommendation", "Recommendations", "Recommender"]

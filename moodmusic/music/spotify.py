@@ -50,7 +50,7 @@ from urllib3.util.retry import Retry
 
 from moodmusic.config import Settings
 from moodmusic.music.cache import TTLCache, read_json, write_private_json
-from moodmusic.music.catalog import Track, decade_from_date
+from moodmusic.music.catalog import Track, decade_from_date, year_from_date
 from moodmusic.music.targets import Target, check_mood, check_strategy, target_for
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ def _track_from_item(item: Any) -> Track | None:
     return Track(
         id=str(item["id"]), name=str(item.get("name") or ""), artist=", ".join(a for a in artists if a),
         decade=decade_from_date(str(album.get("release_date") or "")),
+        year=year_from_date(str(album.get("release_date") or "")),
     )
 
 

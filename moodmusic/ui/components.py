@@ -6,7 +6,7 @@ short and look alike. Text from outside is escaped (`moodmusic.ui.text`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -50,12 +50,23 @@ def mood_badge(mood: str | None, confidence: float = 0.0, state: str = "mood",
         return
     style = STYLES[mood]
     st.html(
-        f'<div class="mm-badge" data-mood="{attr(mood)}" style="padding:1rem 1.2rem;border-radius:14px;'
+        f'<div class="mm-badge" data-mood="{attr(mood)}" style="padding:.6rem 1.1rem;border-radius:14px;'
         f'background:{style.colour}33;border-left:8px solid {style.colour}">'
-        f'<span style="font-size:3.2rem;vertical-align:middle">{style.emoji}</span> '
-        f'<span style="font-size:2.2rem;font-weight:700;vertical-align:middle">Mood: {attr(mood)}</span>'
-        f'<div style="opacity:.75">confidence {confidence:.0%}</div></div>'
+        f'<span style="font-size:2.6rem;vertical-align:middle">{style.emoji}</span> '
+        f'<span style="font-size:2rem;font-weight:700;vertical-align:middle">Mood: {attr(mood)}</span> '
+        f'<span style="opacity:.75;vertical-align:middle;white-space:nowrap">{sureness(confidence)}</span></div>'
     )
+
+
+def sureness(confidence: float) -> str:
+    """The confidence as a person says it.
+
+    >>> sureness(0.74), sureness(0.45), sureness(0.2)
+    ('fairly sure (74%)', 'not sure (45%)', 'a guess (20%)')
+    """
+    words = "quite sure" if confidence >= 0.85 else "fairly sure" if confidence >= 0.6 else (
+        "not sure" if confidence >= 0.35 else "a guess")
+    return f"{words} ({confidence:.0%})"
 
 
 def bars_html(title: str, probs: Sequence[float] | None, note: str) -> str:
@@ -100,7 +111,7 @@ def evidence_bars(face, voice, face_state: str = "", voice_state: str = "",
                     "behind": "the server is behind; late frames are dropped"}.get(state, "no evidence yet")
             col.html(bars_html(title, None, note))
         else:
-            note = f"weight {ev.weight:.0%} · quality {ev.quality:.0%} · {ev.age:.1f}s ago"
+            note = f"counts {ev.weight:.0%}"  # quality and age: `engineer_figures`, in the status expander
             if title == "Voice" and voice_learnt_s is not None:
                 note += f" · tuned to your voice from {voice_learnt_s:.0f} s of speech"
             col.html(bars_html(title, ev.probs, note))
@@ -143,47 +154,133 @@ def timeline_chart(points: Sequence[tuple[float, str, float]], now: float, secon
     st.vega_lite_chart(df, spec, width="stretch")
 
 
+def track_meta(track) -> str:
+    """Genre and year of a track for its card ("Blues · 1983", "Rock · 1980s", "genre unknown · 1990s").
+
+    >>> from moodmusic.music.catalog import Track
+    >>> track_meta(Track("x", "n", "a", genre="Blues", decade="1980s", year="1983"))
+    'Blues · 1983'
+    >>> track_meta(Track("x", "n", "a"))
+    'genre unknown · year unknown'
+    """
+    when = getattr(track, "year", "") or track.decade or "year unknown"
+    return f"{track.genre or 'genre unknown'} · {when}"
+
+
+def track_card_html(rec, liked: bool = False) -> str:
+    """A track's title, artist, genre and year, and why it was picked, as HTML: each text escaped exactly once.
+
+    Names come from outside (the catalog, Spotify) and may hold quotes, `&`, `<` or markdown
+    characters; they go through `attr` once and are never passed through markdown.
+
+    >>> from moodmusic.music.catalog import Track
+    >>> from moodmusic.music.recommender import Recommendation
+    >>> html = track_card_html(Recommendation(Track("x", "Don't Stop", "A & B"), 1.0, "fits"))
+    >>> "Don&#x27;t Stop" in html and "A &amp; B" in html and "&amp;#x27;" not in html
+    True
+    """
+    track = rec.track
+    mark = ('<span class="mm-liked" style="margin-left:.5rem;padding:0 .45rem;border-radius:8px;'
+            'background:#2e7d3233;font-size:.8rem;font-weight:600">♥ Liked</span>') if liked else ""
+    outside = (' <span class="mm-outside" style="opacity:.8">· outside your filters</span>'
+               if not getattr(rec, "in_filters", True) else "")
+    return (
+        f'<div class="mm-track" data-track-id="{attr(track.id)}" data-liked="{str(liked).lower()}">'
+        f'<div class="mm-track-title" style="font-weight:600">{attr(track.name)}{mark}</div>'
+        f'<div class="mm-track-artist" style="opacity:.85">{attr(track.artist or "unknown artist")}</div>'
+        f'<div class="mm-track-meta" style="font-size:.85rem;opacity:.8">{attr(track_meta(track))}{outside}</div>'
+        f'<div class="mm-track-reason" style="font-size:.8rem;opacity:.7">{attr(rec.reason)}</div></div>'
+    )
+
+
 def track_list(
     recs,
     on_feedback: Callable[[str, bool], None] | None = None,
     key: str = "tracks",
     embed_height: int = 80,
     player: Callable[[str, str], None] | None = None,
+    liked: Collection[str] = (),
 ) -> None:
-    """Each track in Spotify's embed player with a one-line reason and like/skip buttons.
+    """Each track's card (title, artist, genre, year, reason), Spotify's embed player, and Like/Skip buttons.
 
-    With `player` (a signed-in Spotify Premium account) each track also gets
-    play-on-my-device and add-to-queue buttons.
+    `on_feedback(track_id, liked)` runs as the button's callback, before the page redraws, so a skipped
+    track is already replaced and a liked one already marked in the list drawn next. Tracks in `liked`
+    show "♥ Liked" and a pressed Like button. With `player` (a signed-in Spotify Premium account) each
+    track also gets play-on-my-device and add-to-queue buttons.
     """
     if recs.note:
         st.caption(plain(recs.note))
+    liked = set(liked)
     for i, rec in enumerate(recs.tracks):
         track = rec.track
+        is_liked = track.id in liked
         with st.container(border=True):
+            st.html(track_card_html(rec, is_liked))
             st.iframe(track.embed_url, height=embed_height)
-            cols = st.columns([6, 1, 1, 1, 1] if player else [6, 1, 1])
-            cols[0].caption(plain(f"{track.name} — {track.artist}: {rec.reason}" if track.artist else f"{track.name}: {rec.reason}"))
+            if on_feedback is None and player is None:
+                continue
+            cols = st.columns(4 if player else 2)
             if on_feedback is not None:
-                if cols[1].button("👍", key=f"{key}-like-{track.id}-{i}", help="More like this"):
-                    on_feedback(track.id, True)
-                if cols[2].button("👎", key=f"{key}-skip-{track.id}-{i}", help="Less like this"):
-                    on_feedback(track.id, False)
+                cols[0].button("✓ Liked" if is_liked else "👍 Like", key=f"{key}-like-{track.id}-{i}",
+                               help="You liked this: it stays, and lists lean towards it" if is_liked
+                               else "Like: keep it, and lean later lists towards it",
+                               type="primary" if is_liked else "secondary", disabled=is_liked,
+                               on_click=on_feedback, args=(track.id, True), width="stretch")
+                cols[1].button("👎 Skip", key=f"{key}-skip-{track.id}-{i}",
+                               help="Skip: replace it with another, and show fewer like it",
+                               on_click=on_feedback, args=(track.id, False), width="stretch")
             if player is not None:
-                if cols[3].button("▶", key=f"{key}-play-{track.id}-{i}", help="Play on my Spotify device"):
+                if cols[2].button("▶ Play", key=f"{key}-play-{track.id}-{i}", help="Play on my Spotify device"):
                     player(track.id, "play")
-                if cols[4].button("➕", key=f"{key}-queue-{track.id}-{i}", help="Add to my Spotify queue"):
+                if cols[3].button("➕ Queue", key=f"{key}-queue-{track.id}-{i}", help="Add to my Spotify queue"):
                     player(track.id, "queue")
 
 
-def status_line(snap) -> None:
-    """Processed video fps, audio activity and latency, small and out of the way."""
-    voice = {"speech": "🎙️ speech", "silence": "🎙️ quiet", "off": "🎙️ off"}[snap.voice_state]
-    face = {"face": "🙂 face", "no face": "🙂 no face", "off": "📷 off",
-            "behind": "📷 server behind: late frames dropped"}[snap.face_state]
+NO_SOUND_DB = -90.0  # at or below this the microphone gives digital silence (the engine's floor is -120 dBFS)
+
+
+def level_words(db: float) -> str:
+    """The microphone level for the figures: "-35 dBFS", or "no sound" for digital silence.
+
+    >>> level_words(-35.2), level_words(-120.0)
+    ('-35 dBFS', 'no sound')
+    """
+    return "no sound" if db <= NO_SOUND_DB else f"{db:.0f} dBFS"
+
+
+def status_words(snap) -> str:
+    """What the camera and microphone are doing, as a person says it ("camera on · you're speaking").
+
+    Reads `face_state`, `voice_state`, `audio_level_db` and `counters` of a live Snapshot.
+    """
+    camera = {"face": "📷 camera on", "no face": "📷 camera on, but no face in view", "off": "📷 camera off",
+              "behind": "📷 camera on, but the server is behind (late frames are skipped)"}[snap.face_state]
+    if snap.voice_state == "speech":
+        voice = "🎙️ you're speaking"
+    elif snap.voice_state == "silence":
+        voice = "🎙️ no sound" if snap.audio_level_db <= NO_SOUND_DB else "🎙️ quiet"
+    else:
+        voice = "🎙️ microphone off"
     errors = snap.counters.get("errors", 0)
-    st.caption(
-        f"{face} · {voice} ({snap.audio_level_db:.0f} dBFS) · video {snap.video_fps:.0f} fps processed "
-        f"of {snap.video_in_fps:.0f} · audio {snap.audio_fps:.0f} frames/s · "
-        f"step {snap.video_ms:.0f} ms · latency {snap.latency_ms:.0f} ms"
-        + (f" · {errors} errors (logged)" if errors else "")
-    )
+    return f"{camera} · {voice}" + (f" · ⚠️ {errors} problems, written to the server's log" if errors else "")
+
+
+def engineer_figures(snap) -> str:
+    """The engine's rates and costs, for whoever tunes it: `bench.page.parse_status` reads these words."""
+    parts = [
+        f"video {snap.video_fps:.0f} fps processed of {snap.video_in_fps:.0f}",
+        f"audio {snap.audio_fps:.0f} frames/s", f"level {level_words(snap.audio_level_db)}",
+        f"step {snap.video_ms:.0f} ms", f"latency {snap.latency_ms:.0f} ms",
+    ]
+    for name, ev in (("face", snap.face), ("voice", snap.voice)):
+        if ev is not None:
+            parts.append(f"{name}: weight {ev.weight:.0%}, quality {ev.quality:.0%}, {ev.age:.1f} s old")
+    errors = snap.counters.get("errors", 0)
+    return " · ".join(parts) + (f" · {errors} errors (logged)" if errors else "")
+
+
+def status_line(snap) -> None:
+    """Camera and microphone in plain words; the engineer's figures (fps, latency, level) in an expander below."""
+    st.caption(status_words(snap))
+    with st.expander("Figures for engineers"):
+        st.caption(engineer_figures(snap))

@@ -1,8 +1,11 @@
 """The music controls and list every page offers for a mood: strategy, genre, decade, like/skip.
 
 One per-session `Recommender` (kept in `st.session_state`, so likes on one
-page shape the next list on another); shown tracks and likes/skips go to the
-history store, and a store failure is noted, never raised.
+page shape the next list on another). It starts with the likes and skips of
+earlier sessions from the history store, so they steer every later list; shown
+tracks and new likes/skips go to the store, and a store failure is noted, never
+raised. A skip swaps the track for the next best one in place; a like marks it
+and keeps it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def recommender():
         except Exception as exc:  # a damaged catalog: the analysis still stands
             st.error(f"The music catalog could not be loaded: {exc}")
             return None
+        try:  # likes and skips of earlier sessions on this computer steer this one's lists
+            state.recommender.remember(resources.store().track_feedback())
+        except Exception as exc:  # no history: lists are still made, only without it
+            st.caption(f"⚠️ Earlier likes and skips could not be read: {exc}")
     return state.recommender
 
 
@@ -78,27 +85,112 @@ def music_for(mood: str, key: str, n: int = 8) -> None:
         note_shown(recs)
     recs = state[f"{key}-recs"]
     st.markdown(f"#### Music for {recs.mood} · {STRATEGY_LABELS[recs.strategy].lower()}")
-    ui.track_list(recs, on_feedback=lambda track_id, liked: record_feedback(track_id, liked, recs.mood), key=key)
+    ui.track_list(recs, on_feedback=feedback_handler(f"{key}-recs"), key=key, liked=rec.liked)
 
 
-def record_feedback(track_id: str, liked: bool, mood: str) -> None:
-    """A like or skip: shapes this session's next lists and goes to the history."""
+def feedback_handler(recs_key: str):
+    """The like/skip callback for the list kept in `st.session_state[recs_key]` (run before the page redraws)."""
+    return lambda track_id, liked: record_feedback(track_id, liked, recs_key)
+
+
+def record_feedback(track_id: str, liked: bool, recs_key: str) -> None:
+    """A like marks the track and keeps it; a skip replaces it. Both steer later lists and go to the history."""
+    state = st.session_state
+    recs = state.get(recs_key)
     rec = recommender()
-    if rec is not None:
-        rec.feedback(track_id, liked)
+    if recs is None or rec is None:
+        return
     try:
-        resources.store().add_feedback(session_id(), track_id, liked, mood)
+        rec.feedback(track_id, liked)
+    except KeyError:  # a Spotify-only track: nothing to steer by, but it is still remembered
+        pass
+    if not liked:
+        state[recs_key] = rec.replace(recs, track_id)
+        note_shown(state[recs_key], only={r.track.id for r in state[recs_key].tracks} - {r.track.id for r in recs.tracks})
+    try:
+        resources.store().add_feedback(session_id(), track_id, liked, recs.mood)
     except Exception as exc:
-        st.caption(f"⚠️ History is not being saved: {exc}")
-    st.toast("Noted — more like this." if liked else "Skipped — less like this.")
+        st.toast(f"⚠️ History is not being saved: {exc}")
+    name = next((r.track.name for r in recs.tracks if r.track.id == track_id), "the track")
+    st.toast(f"Liked {name}: more like this." if liked else f"Skipped {name}: here is another.")
 
 
-def note_shown(recs) -> None:
-    """Write the tracks just shown to the history (a store failure is noted, never raised)."""
+def note_shown(recs, only: set[str] | None = None) -> None:
+    """Write the tracks just shown (or those in `only`) to the history (a store failure is noted, never raised)."""
     try:
         store = resources.store()
         for r in recs.tracks:
+            if only is not None and r.track.id not in only:
+                continue
             store.add_shown(session_id(), r.track.id, recs.mood, recs.strategy, name=r.track.name,
                             artist=r.track.artist)
     except Exception as exc:
         st.caption(f"⚠️ History is not being saved: {exc}")
+
+
+def pick_live(snap, rec, strategy: str, genre: str | None, decade: str | None, window_s: float,
+              paused: bool, step_s: float) -> bool:
+    """The live page's music, decided on every full run: returns True when a new list was picked.
+
+    The music follows the dominant mood of the last `window_s` s (`music.dominant.music_mood`), kept in
+    `st.session_state.music_mood`; paused, that mood stays. A new list is picked right here, in the run a
+    control change causes, whenever the mood, strategy, genre or decade differs from the list shown.
+    """
+    from moodmusic.music.dominant import music_mood
+
+    state = st.session_state
+    if not paused:
+        state.music_mood = music_mood(state.get("music_mood"), snap.timeline, snap.updated, window_s, step_s)
+    mood = state.get("music_mood")
+    wanted = (mood, strategy, genre, decade)
+    if rec is None or mood is None or wanted == state.get("recs_key"):
+        return False
+    recs = rec.recommend(mood, strategy, n=8, genre=genre, decade=decade)
+    state.recs, state.recs_key = recs, wanted
+    note_shown(recs)
+    return True
+
+
+def liked_html(liked) -> str:
+    """Liked tracks [(LikedTrack, mood)] as an HTML list: name, artist, the mood it was liked in, a Spotify link.
+
+    Names are escaped exactly once (`attr`), never passed through markdown.
+
+    >>> from moodmusic.store import LikedTrack
+    >>> html = liked_html([(LikedTrack("abc", "Don't Stop", "A & B", 0.0), "sad")])
+    >>> "Don&#x27;t Stop" in html and "A &amp; B" in html and "open.spotify.com/track/abc" in html
+    True
+    """
+    from datetime import datetime
+
+    from moodmusic.moods import STYLES
+    from moodmusic.ui.text import attr
+
+    items = []
+    for track, mood in liked:
+        when = datetime.fromtimestamp(track.ts).strftime("%d %b %Y, %H:%M")
+        emoji = STYLES[mood].emoji if mood in STYLES else ""
+        items.append(
+            f'<li class="mm-liked-track" data-track-id="{attr(track.track_id)}">'
+            f'<a href="https://open.spotify.com/track/{attr(track.track_id)}" target="_blank" rel="noopener">'
+            f'<b>{attr(track.name or track.track_id)}</b></a> — {attr(track.artist or "unknown artist")} '
+            f'<span style="opacity:.7">· liked when {emoji} {attr(mood)} · {attr(when)}</span></li>'
+        )
+    return f'<ul class="mm-liked-tracks" style="margin:0;padding-left:1.2rem">{"".join(items)}</ul>'
+
+
+def liked_section(store, session: str | None = None) -> None:
+    """The History page's "Tracks you liked": newest first, latest verdict per track (a later skip removes it)."""
+    st.markdown("#### Tracks you liked")
+    try:
+        liked = store.liked_tracks(session_id=session)
+    except Exception as exc:  # the rest of the page still stands
+        st.error(f"Liked tracks could not be read: {exc}")
+        return
+    if not liked:
+        st.caption("No liked tracks yet: press **👍 Like** under a track you like. Likes are kept here, and later "
+                   "lists lean towards them.")
+        return
+    st.caption(f"{len(liked)} track{'s' if len(liked) != 1 else ''}, newest first. Every later list leans towards "
+               "them; skipped tracks are not offered again.")
+    st.html(liked_html(liked))

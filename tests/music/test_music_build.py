@@ -36,6 +36,11 @@ def test_an_aligned_table_is_left_alone():
     ("alternative metal", "Metal"), ("deathcore", "Metal"), ("classic soul", "R&B / Soul"),
     ("orchestral soundtrack; soundtrack", "Soundtrack"), ("color noise; white noise", "Noise"),
     ("album rock", "Rock"), ("reggaeton", "Latin"), ("kindermusik", "Children"), ("unknown", ""), ("", ""),
+    # the family most of the artist's genres share wins, not the alphabetically first genre
+    ("adult standards; classic soul; disco; quiet storm; soft rock; soul; vocal jazz", "R&B / Soul"),
+    ("blues rock; classic rock; hard rock", "Rock"), ("acoustic blues; country blues; delta blues", "Blues"),
+    ("soft rock", "Pop"),  # Lionel Richie's "Endless Love" was filed under Rock
+    ("lullaby; sleep; pop", "Noise"),
 ])
 def test_genre_lists_map_to_one_short_family(genres, family):
     assert genre_family(genres) == family
@@ -66,3 +71,31 @@ def test_labels_in_the_catalog_are_those_of_tracks_c(shared_data, catalog):
     labelled = {tid: lab for tid, lab in zip(catalog.ids, catalog.label_of) if lab}
     assert labelled == rows
     assert read_catalog(DEFAULT_PATH).get(next(iter(rows))).label == next(iter(rows.values()))
+
+
+@pytest.mark.data
+def test_genre_is_the_artists_and_reaches_every_track_by_that_artist(shared_data, catalog):
+    """Spotify's genres belong to artists: a family found for an artist in tracks_b is on all of their tracks."""
+    from moodmusic.music.build import artist_genres, read_sources
+
+    sources, _ = read_sources(shared_data / "music")
+    by_artist = artist_genres(sources[2].rows)
+    checked = 0
+    for artist, genre in zip(catalog.artist_keys.tolist(), catalog.genre_of.tolist()):
+        if artist in by_artist:
+            assert genre, artist
+            checked += 1
+    assert checked > 4_000
+    endless = [catalog.track(i) for i, n in enumerate(catalog.names) if n == "Endless Love"]
+    assert endless and {t.genre for t in endless} == {"Pop"}
+
+
+def test_the_same_recording_under_another_id_is_found_by_title_and_features():
+    from moodmusic.music.build import same_recordings
+    from moodmusic.music.catalog import Track
+
+    feats = dict(valence=0.5, energy=0.6, danceability=0.7, acousticness=0.1)
+    unnamed = [Track("d1", "Song (Remastered 2011)", "", decade="1980s", **feats),
+               Track("d2", "Song", "", **{**feats, "energy": 0.9})]
+    named = [Track("a1", "Song", "Band", **{k: v + 0.005 for k, v in feats.items()})]
+    assert {k: v.id for k, v in same_recordings(unnamed, named).items()} == {"d1": "a1"}

@@ -107,10 +107,62 @@ def test_genre_and_decade_filters_hold(rec):
     assert rec.genres() and "1980s" in rec.decades()
 
 
-def test_a_narrow_filter_says_it_ran_short_and_how_well_tracks_fit(rec):
-    recs = rec.recommend("happy", n=30, genre="Reggae", decade="1960s")
-    assert len(recs.tracks) < 30
-    assert "match the filters" in recs.note
+def test_a_narrow_filter_says_how_many_match_shows_them_first_then_the_closest_others(rec, catalog):
+    matching = int(((catalog.genre_of == "Folk / Country") & (catalog.decade_of == "1980s")).sum())
+    assert 0 < matching < 8
+    recs = rec.recommend("happy", n=8, genre="Folk / Country", decade="1980s")
+    assert len(recs.tracks) == 8  # a full page, honestly labelled
+    inside = [r for r in recs.tracks if r.in_filters]
+    assert inside and all((r.track.genre, r.track.decade) == ("Folk / Country", "1980s") for r in inside)
+    assert [r.in_filters for r in recs.tracks] == [True] * len(inside) + [False] * (8 - len(inside))
+    assert recs.note.startswith(f"Only {matching} track") and f"{len(inside)} shown first" in recs.note
+    # the closest others keep one of the two filters before neither
+    assert recs.tracks[len(inside)].track.genre == "Folk / Country"
+
+
+def test_filters_that_nothing_matches_say_so_and_still_give_music(rec, catalog):
+    assert not ((catalog.genre_of == "Blues") & (catalog.decade_of == "1980s")).any()
+    recs = rec.recommend("sad", n=8, genre="Blues", decade="1980s")
+    assert len(recs.tracks) == 8 and not any(r.in_filters for r in recs.tracks)
+    assert recs.note == "No track in the catalog matches Blues · 1980s: showing the closest others"
+    assert recs.tracks[0].track.genre == "Blues"  # the genre first, then the decade, then anything
+
+
+def test_every_filter_choice_acts_on_the_first_track(catalog, offline_settings):
+    """The bug seen: with a genre chosen, the list still began with a track of another genre."""
+    for genre in catalog.genres():
+        recs = Recommender(catalog, offline_settings, seed=1).recommend("happy", n=8, genre=genre)
+        assert recs.tracks[0].track.genre == genre, genre
+    for decade in catalog.decades():
+        recs = Recommender(catalog, offline_settings, seed=1).recommend("sad", n=8, decade=decade)
+        assert recs.tracks[0].track.decade == decade, decade
+
+
+def test_a_skip_replaces_that_track_in_place_and_keeps_the_others(rec):
+    page = rec.recommend("happy", n=8, genre="Rock")
+    gone = page.tracks[3].track.id
+    rec.feedback(gone, liked=False)
+    after = rec.replace(page, gone)
+    assert len(after.tracks) == 8 and gone not in ids(after)
+    assert ids(after)[:3] == ids(page)[:3] and ids(after)[4:] == ids(page)[4:]
+    new = after.tracks[3].track
+    assert new.id not in ids(page) and new.genre == "Rock"  # the filters still hold
+    assert new.artist.casefold() not in {r.track.artist.casefold() for i, r in enumerate(page.tracks) if i != 3}
+
+
+def test_likes_and_skips_of_an_earlier_session_steer_a_new_one(catalog, offline_settings):
+    """What the store hands a new session (`remember`) works like the session's own feedback."""
+    first = Recommender(catalog, offline_settings, seed=4)
+    page = first.recommend("neutral", n=8)
+    skipped, liked = page.tracks[0].track, page.tracks[-1].track
+    later = Recommender(catalog, offline_settings, seed=4)
+    assert later.remember({skipped.id: False, liked.id: True, "0SpotifyOnly0000000001": True}) == 2
+    assert later.liked == {liked.id} and later.skipped == {skipped.id}
+    fresh = Recommender(catalog, offline_settings, seed=4)
+    steered, plain = later.recommend("neutral", n=8), fresh.recommend("neutral", n=8)
+    assert skipped.id not in ids(steered) and skipped.id in ids(plain)
+    assert skipped.artist.casefold() not in {r.track.artist.casefold() for r in steered.tracks}
+    assert any("you liked" in r.reason for r in steered.tracks)
 
 
 def test_bad_input_is_a_clear_value_error(rec):

@@ -54,8 +54,11 @@ def test_readings_from_the_store_are_charted_shared_per_day_and_liked_tracks_lis
     assert len(shares) == 2
     assert shares.loc[str(date.today()), "happy"] == 0.75
     assert abs(shares.loc[str(date.today() - timedelta(days=1)), "sad"] - 2 / 3) < 1e-9
-    liked = [m.value for m in at.markdown if "happy** (1)" in m.value]
-    assert liked and "&lt;b&gt;" in liked[0] and "\\*Astley\\*" in liked[0]  # outside text escaped
+    assert any(m.value == "#### Tracks you liked" for m in at.markdown)
+    liked = "".join(str(h.proto) for h in at.get("html"))
+    # outside text escaped exactly once: the markup shows as text, never as "&amp;lt;" or markdown
+    assert "Never &lt;b&gt;Gonna&lt;/b&gt;" in liked and "Rick *Astley*" in liked and "&amp;lt;" not in liked
+    assert "liked when" in liked and "open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC" in liked
 
 
 def test_the_date_filter_narrows_the_readings(home, store):
