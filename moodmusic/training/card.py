@@ -11,6 +11,7 @@ here except the published references, which are labelled as such.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -239,13 +240,30 @@ def _face_section(face: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     if meta.get("command"):
         out.append(f"{'Fine-tuned' if init else 'Trained'} with `{meta['command']}`.")
     if meta.get("trained_on"):
-        out.append(f"\nRan on {meta['trained_on']}")
+        out.append(f"\n{_hardware(meta)}")
     if face.get("test"):
         out += ["", "| | " + " | ".join(MOODS) + " |", "| --- |" + " --- |" * len(MOODS),
                 _recall_row("recall (test)", face["test"])]
     if figures.get("face"):
         out += ["", f"![face confusion matrix]({figures['face']})"]
     return out
+
+
+def _hardware(meta: dict[str, Any]) -> str:
+    """Where and how fast the face models were trained, said for a reader: the GPU and date named in the
+    checkpoint's `trained_on` note, the training times recorded in the checkpoints."""
+    note = str(meta.get("trained_on", ""))
+    gpu = re.search(r"(?:NVIDIA|AMD)[\w\s-]*?GPU", note)
+    day = re.search(r"\d{4}-\d{2}-\d{2}", note)
+    text = "Trained on " + (f"one {gpu.group(0)}" if gpu else "a GPU" if str(meta.get("device", "")).startswith(
+        "cuda") else "a CPU") + (f" on {day.group(0)}" if day else "")
+    times = [f"{t['wall_time_s'] / 60:.1f} min" for t in meta.get("teachers") or [] if t.get("wall_time_s")]
+    if meta.get("wall_time_s"):
+        text += f", in {meta['wall_time_s'] / 60:.1f} min"
+        if times:
+            text += (f" (and {times[0]} for each teacher)" if len(set(times)) == 1 else
+                     f" (and {' and '.join(times)} for the teachers)")
+    return text + ". The same commands also run on a CPU, much more slowly."
 
 
 def _voice_section(voice: dict[str, Any], figures: dict[str, Any], comparison: dict[str, Any] | None) -> list[str]:
