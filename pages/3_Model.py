@@ -10,9 +10,10 @@ import streamlit as st
 
 st.set_page_config(page_title="Model · moodmusic", page_icon="🧠", layout="wide")
 
-from moodmusic.ui import model_card, resources  # noqa: E402
+from moodmusic.ui import model_card, music_panel, resources  # noqa: E402
 from moodmusic.ui.text import plain  # noqa: E402
 
+music_panel.session_id()  # the browser session's id stays in the address on every page (History reads it)
 models_dir = resources.settings().models_dir
 view = model_card.load(models_dir)
 
@@ -27,14 +28,34 @@ with st.sidebar:
     for part, name in model_card.MODEL_FILES.items():
         st.caption(f"{'✅' if (models_dir / name).is_file() else '❌'} {part}: models/{plain(name)}")
 
-for block in model_card.split_blocks(view.markdown, models_dir):
+# In plain words first: how often it is right, what it gets wrong, what it cannot do. The figures come
+# from model_card.json; the full card follows, its commands printed once, at the end.
+short = model_card.summary(view.card)
+if short:
+    st.markdown(short)
+st.markdown(model_card.limits_markdown(view.card))
+st.divider()
+st.markdown("## The details")
+
+for block in model_card.split_blocks(model_card.details(view.markdown, view.card), models_dir):
     if block.kind == "image":
         if block.path is not None and block.path.is_file():
-            st.image(str(block.path), caption=block.text, width=420)
+            st.image(str(block.path), caption=block.text, width=520)
+            note = model_card.figure_note(block.text, view.card)
+            if note:
+                st.caption(note)
         else:
             st.caption(f"(figure missing: {plain(block.text)} — regenerate it with `{model_card.EVALUATE}`)")
     else:
-        st.markdown(block.text)
+        st.markdown(model_card.section_note(block.text))
+
+trained_by = model_card.commands(view.card)
+if trained_by:
+    with st.expander("Commands that produced the committed models"):
+        st.caption("Run from the repository's root, with the shared data in `../shared/data`.")
+        for name, cmd in trained_by.items():
+            st.markdown(f"**{plain(name)}**")
+            st.code(cmd, language="bash", wrap_lines=True)
 
 st.markdown("## Latency on this server")
 recorded = (view.card or {}).get("latency") or (view.card or {}).get("bench")

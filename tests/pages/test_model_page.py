@@ -79,3 +79,69 @@ def test_bench_figures_become_latency_rows():
     rows = model_card.latency_rows({"face_ms_p50": 4.1, "face_ms_p95": 5.0, "audio_ms_p50": 3.0, "audio_ms_p95": 3.5})
     assert [r["step"] for r in rows] == [model_card.LATENCY_LABELS["face_ms"], model_card.LATENCY_LABELS["audio_ms"]]
     assert rows[0]["p95 (ms)"] == 5.0
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.get("code")])
+
+
+def test_the_page_opens_with_a_plain_summary_then_the_limits(card_dir, monkeypatch):
+    at = _run(card_dir, monkeypatch)
+    blocks = [m.value for m in at.markdown]
+    assert blocks[0].startswith("## In short")
+    card = model_card.load(card_dir).card
+    cm = np.asarray(card["face"]["test"]["confusion_matrix"], float)
+    assert f"right about {round(10 * card['face']['test']['accuracy'])} times in 10" in blocks[0]
+    assert f"({card['face']['test']['accuracy']:.1%} of {card['face']['test']['n']:,} photos" in blocks[0]
+    shares = cm / cm.sum(1, keepdims=True)
+    np.fill_diagonal(shares, -1)
+    truth, guess = np.unravel_index(np.argmax(shares), shares.shape)
+    assert f"The most common mistake: {MOODS[truth]} read as {MOODS[guess]}" in blocks[0]
+    recall = card["face"]["test"]["per_class_recall"]
+    assert f"{min(recall, key=recall.get)} is the hardest mood" in blocks[0]
+    assert blocks[1].startswith("## Known limits")  # near the top, and only once
+    assert sum("## Known limits" in b for b in blocks) == 1
+    assert blocks.index(next(b for b in blocks if "## Data and licenses" in b)) > 1
+
+
+def test_the_confusion_matrix_says_what_true_and_predicted_mean(card_dir, monkeypatch):
+    at = _run(card_dir, monkeypatch)
+    notes = [c.value for c in at.caption if c.value.startswith("How to read it")]
+    assert len(notes) == len(at.get("image")) == 1
+    assert "**true** mood" in notes[0] and "**predicted**" in notes[0]
+
+
+@pytest.fixture
+def shipped(monkeypatch):
+    """The committed models folder and its card, as the app ships them."""
+    from moodmusic.config import load_settings
+
+    models = load_settings().models_dir
+    if not (models / "model_card.json").is_file():
+        pytest.skip("no committed model card")
+    return models
+
+
+def test_the_shipped_card_prints_each_command_once_in_an_expander(shipped, monkeypatch):
+    at = _run(shipped, monkeypatch)
+    card = model_card.load(shipped).card
+    text = _text(at)
+    assert card["commands"]
+    for name, cmd in card["commands"].items():
+        assert text.count(cmd) == 1, name
+    assert [c.value for c in at.get("code")] == list(card["commands"].values())
+    assert [e.label for e in at.expander].count("Commands that produced the committed models") == 1
+    assert "lent to this workplace" not in text and "Trained on one NVIDIA" in text  # the GPU line, for users
+
+
+def test_the_shipped_card_keeps_calibration_and_reliability_visible_and_explained(shipped, monkeypatch):
+    at = _run(shipped, monkeypatch)
+    card = model_card.load(shipped).card
+    text = _text(at)
+    for heading in ("## Calibrated fusion", "### Calibration", "### Voice in and out of corpus",
+                    "### Face only, voice only, fused"):
+        assert heading in text and model_card.SECTION_NOTES[heading] in text
+    captions = [c for i in at.get("image") for c in i.captions]
+    assert sum("reliability" in c for c in captions) == 3
+    assert sum(c.value == model_card.RELIABILITY_NOTE for c in at.caption) == 3
+    assert f"{card['voice']['test']['clip']['accuracy']:.1%} of {card['voice']['test']['clip']['n']} recordings" in text
