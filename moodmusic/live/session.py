@@ -89,6 +89,12 @@ class EngineConfig:
     smooth_seconds: float = 0.3
     smooth_hold: float = 0.4
     smooth_margin: float = 0.08
+    # after a change the next needs up to this much more lead, fading over `smooth_settle` seconds, so a
+    # face between two readings does not trade the lead every few seconds (live/smoothing.py). On the MEAD
+    # speaker's angry clip, which the face expert reads as happy or angry by turns, this took the page from
+    # 32 to 9.5 switches a minute, while faces swapped every 4 s still show within 1.3 s (`bench --talking`)
+    smooth_recoil: float = 0.5
+    smooth_settle: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -327,7 +333,9 @@ class LiveSession:
 
     def _init_evidence(self) -> None:
         """What the engine knows so far: each modality's opinion, when each input was last seen, the mood."""
-        self._smoother = MoodSmoother(self.config.smooth_seconds, self.config.smooth_hold, self.config.smooth_margin)
+        cfg = self.config
+        self._smoother = MoodSmoother(cfg.smooth_seconds, cfg.smooth_hold, cfg.smooth_margin, cfg.smooth_recoil,
+                                      cfg.smooth_settle)
         self._face_history = FaceHistory(self.config.face_history)  # the face expert's last second (video thread)
         self._face: Opinion | None = None
         self._face_t = 0.0

@@ -5,6 +5,13 @@ constant is in seconds (frame-rate independent). The displayed mood changes
 only when another mood has led the smoothed distribution by a margin for a
 minimum hold time; a brief flicker never reaches the page.
 
+A face between two readings (a talking face that reads angry one second and
+happy the next) would still trade the lead every few seconds. So the margin
+grows after each change and relaxes again: right after a switch the next one
+needs a lead of `margin + recoil x exp(-elapsed / settle)`. A decisive change
+(a new expression, whose mood soon leads by far) still shows as fast as
+before; a back-and-forth between two close moods does not.
+
 >>> import numpy as np
 >>> s = MoodSmoother(time_constant=0.5, hold=0.6, margin=0.1)
 >>> happy = np.array([0, 0, 1, 0, 0, 0.]); sad = np.array([0, 0, 0, 0, 1, 0.])
@@ -32,10 +39,13 @@ class Smoothed:
 
 
 class MoodSmoother:
-    def __init__(self, time_constant: float = 0.6, hold: float = 0.5, margin: float = 0.08) -> None:
+    def __init__(self, time_constant: float = 0.6, hold: float = 0.5, margin: float = 0.08,
+                 recoil: float = 0.0, settle: float = 6.0) -> None:
         self.time_constant = time_constant
         self.hold = hold
         self.margin = margin
+        self.recoil = recoil  # extra margin right after a change, fading with `settle` seconds
+        self.settle = settle
         self.reset()
 
     def reset(self) -> None:
@@ -43,6 +53,7 @@ class MoodSmoother:
         self._t: float | None = None
         self._mood: str | None = None
         self._lost_since: float | None = None  # when the shown mood last stopped leading
+        self._switched_at: float | None = None  # when the shown mood last changed from another one
 
     @property
     def probs(self) -> np.ndarray | None:
@@ -69,9 +80,16 @@ class MoodSmoother:
             lead = self._probs[MOODS.index(leader)] - self._probs[MOODS.index(self._mood)]
             if self._lost_since is None:
                 self._lost_since = t
-            if lead >= self.margin and t - self._lost_since >= self.hold:
+            if lead >= self._margin_now(t) and t - self._lost_since >= self.hold:
                 self._mood, changed = leader, True
                 self._lost_since = None
+                self._switched_at = t
         else:
             self._lost_since = None
         return Smoothed(self._mood, float(self._probs[MOODS.index(self._mood)]), self._probs.copy(), changed)
+
+    def _margin_now(self, t: float) -> float:
+        """The lead a change needs now: larger right after the last change, `margin` once settled."""
+        if self._switched_at is None or self.recoil <= 0:
+            return self.margin
+        return self.margin + self.recoil * float(np.exp(-(t - self._switched_at) / max(self.settle, 1e-9)))

@@ -78,3 +78,33 @@ def test_default_switch_is_quick_enough_for_a_clear_change():
     results = run(s, "neutral", 3.0, 3.0, fps=15)
     switched = [i for i, r in enumerate(results) if r.changed]
     assert len(switched) == 1 and 0.5 <= switched[0] / 15 <= 1.5
+
+
+def _close_moods(smoother, start, seconds, fps=10, period=2.0):
+    """Two close readings by turns (a talking face between happy and angry), `period` seconds each."""
+    shown = []
+    for i in range(int(seconds * fps)):
+        t = start + i / fps
+        lead, other = ("happy", "angry") if int((t - start) / period) % 2 == 0 else ("angry", "happy")
+        p = np.zeros(len(MOODS))
+        p[MOODS.index(lead)], p[MOODS.index(other)] = 0.6, 0.4
+        shown.append(smoother.update(p, t).mood)
+    return shown
+
+
+def test_recoil_slows_a_back_and_forth_between_close_moods():
+    plain = MoodSmoother(0.3, 0.4, 0.08)
+    recoiling = MoodSmoother(0.3, 0.4, 0.08, recoil=0.5, settle=10.0)
+    switches = [sum(a != b for a, b in zip(s, s[1:])) for s in
+                (_close_moods(plain, 0.0, 60.0), _close_moods(recoiling, 0.0, 60.0))]
+    assert switches[0] >= 20  # every two seconds
+    assert switches[1] <= switches[0] // 4
+
+
+def test_recoil_keeps_a_decisive_change_fast():
+    s = MoodSmoother(0.3, 0.4, 0.08, recoil=0.5, settle=10.0)
+    run(s, "happy", 0.0, 4.0)
+    run(s, "sad", 4.0, 4.0)  # one change: the recoil is at its strongest now
+    results = run(s, "happy", 8.0, 3.0)
+    switched = [i for i, r in enumerate(results) if r.changed]
+    assert switched and switched[0] / 10 <= 1.5
