@@ -142,6 +142,28 @@ def _microphones() -> tuple[list[tuple[int, str]], str | None]:
     return [(m.index, m.name + (" (default)" if m.default else "")) for m in mics], None
 
 
+def start_blocked_reason(camera: str, camera_path: str, microphone: str, any_camera: bool, any_mic: bool) -> str | None:
+    """Why START cannot work with these choices (the button is disabled and says so), or None.
+
+    `camera` and `microphone` are the pickers' values ("none", "file" or a device number).
+
+    >>> start_blocked_reason("none", "", "none", False, False)
+    "no camera or microphone was found on this computer. Choose 'A video file or stream URL…' as the camera, or use the browser source"
+    >>> start_blocked_reason("file", " ", "none", False, False)
+    'enter the path or URL of the video to use as a camera'
+    >>> start_blocked_reason("0", "", "none", True, False) is None
+    True
+    """
+    if camera == "file" and not camera_path.strip():
+        return "enter the path or URL of the video to use as a camera"
+    if camera == "none" and microphone == "none":
+        if not any_camera and not any_mic:
+            return ("no camera or microphone was found on this computer. Choose 'A video file or stream URL…' "
+                    "as the camera, or use the browser source")
+        return "choose a camera, a microphone or both"
+    return None
+
+
 @st.fragment(run_every=PREVIEW_EVERY)
 def _preview(kind: str) -> None:
     running = _current()
@@ -203,19 +225,14 @@ def render_local(get_session: Callable[[], LiveSession | None], key: str = "loca
         return False
 
     if running is None:
-        if st.button("▶ START", key=f"{key}-start", type="primary"):
+        why_not = start_blocked_reason(cam_choice, cam_path, mic_choice, bool(cameras), bool(mics))
+        if st.button("▶ START", key=f"{key}-start", type="primary", disabled=why_not is not None, help=why_not):
             camera = microphone = None
             if cam_choice != "none":
                 target = cam_path.strip() if cam_choice == "file" else int(cam_choice)
-                if target == "":
-                    st.error("Enter the path or URL of the video to use as a camera.")
-                    return False
                 camera = CameraSource(session, target)
             if mic_choice != "none":
                 microphone = MicrophoneSource(session, int(mic_choice))
-            if camera is None and microphone is None:
-                st.error("Choose a camera, a microphone or both.")
-                return False
             capture = LocalCapture(camera, microphone)
             try:
                 capture.check()
@@ -228,6 +245,8 @@ def render_local(get_session: Callable[[], LiveSession | None], key: str = "loca
             st.session_state[STATE_KEY] = running
             capture.start()
             st.rerun()
+        if why_not:
+            st.caption(f"START is off: {why_not}.")
         return False
     if st.button("■ STOP", key=f"{key}-stop"):
         release()
