@@ -47,7 +47,7 @@ state = st.session_state
 
 # One screen at 1400x1000: less blank space above the title, and the mood (right) and the video with its
 # timeline (left) stay in view while the music below the mood scrolls past (sticky; on a phone, where the
-# columns stack, nothing sticks). The sticky parts need the page's own background, or music shows through.
+# columns stack, only the mood sticks). The mood needs the page's own background, or music shows through.
 _background = "#0e1117" if st.context.theme.type == "dark" else "#ffffff"
 st.html(
     "<style>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,70 @@ def test_the_neutral_face_control_captures_is_remembered_for_the_browser_session
     assert fresh.baseline is None and baseline_control.KEY not in at.session_state
     assert at.button(key="baseline-hold").disabled  # and the new engine sees no face yet: look first
     fresh.close()
+
+
+def test_the_status_is_in_plain_words_and_the_figures_in_an_expander(monkeypatch, tmp_path):
+    """A real engine that sees the astronaut's face and hears digital silence: the page says "camera on ·
+    no sound", not "-120 dBFS"; the engine's rates are under "Figures for engineers", in the words the
+    benchmarks read (`bench.page.parse_status`)."""
+    import numpy as np
+
+    from moodmusic import samples
+    from moodmusic.bench.page import parse_status
+    from moodmusic.live.session import LiveSession
+    from moodmusic.pipeline import load_experts
+
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", **kw: False)
+    t = [100.0]
+    session = LiveSession(load_experts().face, None, clock=lambda: t[0], start_worker=False)
+    frame, silence = samples.face_frame(), np.zeros(320, dtype=np.int16)  # 20 ms of 16 kHz mono
+    for i in range(45):
+        session.on_video(frame)
+        for _ in range(3):
+            session.on_audio(silence, 16000, 1)
+        t[0] += 1 / 15
+        if i % 8 == 7:
+            session.voice_step()
+    snap = session.snapshot()
+    assert (snap.face_state, snap.voice_state, round(snap.audio_level_db)) == ("face", "silence", -120)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["live"] = session
+    at.run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert "📷 camera on · 🎙️ no sound" in captions, captions
+    assert not any("dBFS" in c or "fps" in c for c in captions if "camera" in c)
+    figures = [e for e in at.expander if e.label == "Figures for engineers"]
+    assert len(figures) == 1
+    inside = " ".join(c.value for c in figures[0].caption)
+    reading = parse_status(inside)
+    assert reading is not None and reading["video_in_fps"] > 0, inside
+    assert "level no sound" in inside and "-120" not in inside
+    assert re.search(r"face: weight 100%, quality \d+%, [\d.]+ s old", inside), inside
+    session.close()
+
+
+def test_local_start_without_devices_is_off_and_says_why(page):
+    """This machine has no camera and no microphone: START is disabled, with the reason beside it, rather
+    than clickable and answered by a red error; a video file as the camera turns it on."""
+    from moodmusic.live.sources.local import list_cameras, list_microphones
+
+    try:
+        devices = list_cameras() or list_microphones()
+    except Exception:  # no PortAudio counts as no microphone
+        devices = list_cameras()
+    if devices:
+        pytest.skip("this computer has a camera or a microphone")
+    at, _ = page
+    at.radio(key="source").set_value("local").run()
+    assert not at.exception, at.exception
+    start = at.button(key="local-start")
+    assert start.disabled
+    assert any("START is off: no camera or microphone was found" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+    assert not at.error
+    at.selectbox(key="local-camera").set_value("file").run()
+    assert at.button(key="local-start").disabled  # no path yet
+    at.text_input(key="local-camera-path").input("clip.mp4").run()
+    assert not at.button(key="local-start").disabled

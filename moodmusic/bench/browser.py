@@ -137,7 +137,9 @@ def run_sessions(
                     for i, page in enumerate(pages):
                         status = page.get_by_text(re.compile(r"video \d+ fps processed"))
                         try:
-                            reading = parse_status(status.first.inner_text(timeout=5_000)) if status.count() else None
+                            # The figures sit in a closed expander: its text is there, but not rendered.
+                            text = status.first.text_content(timeout=5_000) if status.count() else None
+                            reading = parse_status(text) if text else None
                         except Exception:  # a page too busy to answer counts as no reading
                             reading = None
                         if reading is not None:

@@ -39,7 +39,10 @@ def test_start_shows_mood_evidence_and_music(app_server, browser_page):
     srcs = [embeds.nth(i).get_attribute("src") for i in range(embeds.count())]
     assert len(srcs) >= 5 and all(re.fullmatch(r"https://open\.spotify\.com/embed/track/[A-Za-z0-9]{22}.*", s) for s in srcs)
 
-    # Both media reached the engine: the status line reports processed video and audio rates.
+    # The status says in plain words that the camera is on; the engineer's figures, in an expander
+    # under it, report processed video and audio rates: both media reached the engine.
+    page.get_by_text("📷 camera on").first.wait_for(timeout=10_000)
+    page.get_by_text("Figures for engineers").first.click()
     status = page.get_by_text(re.compile(r"video \d+ fps processed")).first
     status.wait_for(timeout=10_000)
 
