@@ -98,7 +98,9 @@ class FusionRule:
 
     def save(self, path: str | Path) -> None:
         data = {"kind": RULE_KIND, "face": self.face.to_dict(), "voice": self.voice.to_dict(), "fitted": self.fitted}
-        Path(path).write_text(json.dumps(data, indent=1))
+        # one line per top-level part: readable keys, without one line per number of the novelty model
+        lines = [f" {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in data.items()]
+        Path(path).write_text("{\n" + ",\n".join(lines) + "\n}\n")
 
     @classmethod
     def load(cls, path: str | Path) -> FusionRule:
@@ -121,7 +123,6 @@ class Fused(MoodReading):
     weights: dict[str, float] = field(default_factory=dict)  # normalised, sums to 1
 
 
-
 def clean_probs(probs: np.ndarray) -> np.ndarray | None:
     """A valid distribution over the moods, or None if the input has no usable mass."""
     p = np.asarray(probs, dtype=np.float64).reshape(-1)
@@ -138,12 +139,26 @@ def certainty(probs: np.ndarray) -> float:
     return float(np.clip(1.0 + (p * np.log(p)).sum() / np.log(len(p)), 0.0, 1.0))
 
 
-def opinion_weight(op: Opinion, prior: float = 1.0, half_life: float = 1.5) -> float:
-    """Trust in one opinion: prior x quality x (a floor plus certainty) x freshness."""
+def _signal(op: Opinion, half_life: float) -> float:
+    """Quality x freshness: how much of an opinion's trust its signal and age leave."""
     q = float(np.clip(np.nan_to_num(op.quality), 0.0, 1.0))
     age = max(0.0, float(np.nan_to_num(op.age, nan=np.inf)))
-    fresh = 0.5 ** (age / half_life) if half_life > 0 else 1.0
-    return prior * q * (0.25 + 0.75 * certainty(op.probs)) * fresh
+    return q * (0.5 ** (age / half_life) if half_life > 0 else 1.0)
+
+
+def opinion_weight(op: Opinion, prior: float = 1.0, half_life: float = 1.5) -> float:
+    """Trust in one opinion: prior x quality x (a floor plus certainty) x freshness."""
+    return prior * _signal(op, half_life) * (0.25 + 0.75 * certainty(op.probs))
+
+
+def _usable(face: Opinion | None, voice: Opinion | None) -> list[tuple[str, Opinion, np.ndarray]]:
+    """(modality, opinion, cleaned probabilities) for each opinion with usable mass."""
+    out = []
+    for name, op in (("face", face), ("voice", voice)):
+        p = clean_probs(op.probs) if op is not None else None
+        if p is not None:
+            out.append((name, op, p))
+    return out
 
 
 def fuse(
@@ -158,12 +173,7 @@ def fuse(
         return _fuse_by_rule(face, voice, rule, half_life)
     priors = priors or DEFAULT_PRIORS
     parts: list[tuple[str, np.ndarray, float]] = []
-    for name, op in (("face", face), ("voice", voice)):
-        if op is None:
-            continue
-        p = clean_probs(op.probs)
-        if p is None:
-            continue
+    for name, op, p in _usable(face, voice):
         w = opinion_weight(Opinion(p, op.quality, op.age), priors.get(name, 1.0), half_life)
         if w > 1e-6:
             parts.append((name, p, w))
@@ -177,23 +187,14 @@ def fuse(
 def _fuse_by_rule(face: Opinion | None, voice: Opinion | None, rule: FusionRule, half_life: float) -> Fused:
     """Product of calibrated experts: log p = sum of weight x log p_expert, renormalised."""
     parts: list[tuple[str, np.ndarray, float]] = []
-    for name, op in (("face", face), ("voice", voice)):
-        if op is None:
-            continue
-        p = clean_probs(op.probs)
-        if p is None:
-            continue
+    for name, op, p in _usable(face, voice):
         m = rule.of(name)
-        q = float(np.clip(np.nan_to_num(op.quality), 0.0, 1.0))
-        age = max(0.0, float(np.nan_to_num(op.age, nan=np.inf)))
-        fresh = 0.5 ** (age / half_life) if half_life > 0 else 1.0
-        w = m.weight * q * fresh * m.gate(op.novelty)
+        w = m.weight * _signal(op, half_life) * m.gate(op.novelty)
         if w > 1e-6:
             parts.append((name, apply_temperature(p, m.temperature), w))
     if not parts:
         return Fused(None, {})
     logp = sum(w * np.log(np.clip(p, 1e-12, 1.0)) for _, p, w in parts)
-    logp = logp - logp.max()
-    probs = np.exp(logp)
+    probs = np.exp(logp - logp.max())
     total = sum(w for _, _, w in parts)
     return Fused((probs / probs.sum()).astype(np.float32), {name: w / total for name, _, w in parts})

@@ -72,9 +72,13 @@ class NoveltyModel:
         return np.interp(d, self.held_out, np.linspace(0.0, 1.0, QUANTILES), left=0.0, right=1.0)
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "components": self.components.tolist(),
-                "variances": self.variances.tolist(), "residual_variance": self.residual_variance,
-                "held_out": self.held_out.tolist()}
+        """Plain lists with float32's own precision (8 significant digits), so the JSON stays small."""
+        def short(a: np.ndarray) -> list:
+            return np.vectorize(lambda v: float(f"{v:.8g}"), otypes=[float])(np.asarray(a, np.float32)).tolist()
+
+        return {"mean": short(self.mean), "scale": short(self.scale), "components": short(self.components),
+                "variances": short(self.variances), "residual_variance": float(f"{self.residual_variance:.8g}"),
+                "held_out": short(self.held_out)}
 
     @classmethod
     def from_dict(cls, d: dict) -> NoveltyModel:
