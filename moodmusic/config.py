@@ -70,6 +70,28 @@ def _engine_log_seconds() -> float:
     return every
 
 
+def _api_limit(name: str, default: float) -> float:
+    """A positive number for the REST API's limits (`moodmusic/serve/`)."""
+    value = _float(name, default)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value:g}")
+    return value
+
+
+def _api_max_concurrent() -> int:
+    value = _api_limit("MOODMUSIC_API_MAX_CONCURRENT", 2)
+    if value != int(value):
+        raise ValueError(f"MOODMUSIC_API_MAX_CONCURRENT must be a whole number, got {value:g}")
+    return int(value)
+
+
+def _api_queue_seconds() -> float:
+    value = _float("MOODMUSIC_API_QUEUE_SECONDS", 30.0)
+    if value < 0:
+        raise ValueError(f"MOODMUSIC_API_QUEUE_SECONDS must be 0 (never wait) or more, got {value:g}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the app can be configured with; see `.env.example` for each name."""
@@ -87,6 +109,13 @@ class Settings:
     engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
     voice_adaptation: bool = True  # live sessions measure voice features against the speaker (audio/speaker.py)
     log_level: str = "INFO"
+    # The REST API (`python -m moodmusic serve`, moodmusic/serve/):
+    api_token: str = field(default="", repr=False)  # set: every endpoint but /health/live needs this bearer token
+    api_max_mb: float = 50.0  # a larger upload gets 413
+    api_max_seconds: float = 120.0  # a longer audio or video gets 413
+    api_max_concurrent: int = 2  # analyses at once per worker process
+    api_queue_seconds: float = 30.0  # how long a request waits for a free analysis slot before 503
+    api_upload_dir: Path | None = None  # where uploads are written (each in its own temporary folder); None: the system's
 
     @property
     def database(self) -> Path:
@@ -124,4 +153,10 @@ def load_settings() -> Settings:
         engine_log_seconds=_engine_log_seconds(),
         voice_adaptation=_bool("MOODMUSIC_VOICE_ADAPTATION", True),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",
+        api_token=_env("MOODMUSIC_API_TOKEN"),
+        api_max_mb=_api_limit("MOODMUSIC_API_MAX_MB", 50.0),
+        api_max_seconds=_api_limit("MOODMUSIC_API_MAX_SECONDS", 120.0),
+        api_max_concurrent=_api_max_concurrent(),
+        api_queue_seconds=_api_queue_seconds(),
+        api_upload_dir=Path(_env("MOODMUSIC_API_UPLOAD_DIR")).expanduser() if _env("MOODMUSIC_API_UPLOAD_DIR") else None,
     )

@@ -220,6 +220,9 @@ RULES = [
          LOWER_FLOORS, UPPER_FLOORS),
     Rule("ui-only-from-pages", "only app.py and pages/ import ui/: the library renders nothing",
          LIBRARY, ("moodmusic.ui",), allowed=("moodmusic.ui",)),
+    Rule("web-framework", "only serve/ and commands/serve.py import fastapi, starlette and uvicorn: "
+         "the REST API is a thin adapter over the library",
+         ("",), ("fastapi", "starlette", "uvicorn"), allowed=("moodmusic.serve", "moodmusic.commands.serve")),
 ]
 
 Entry = tuple[str, str, str]  # (rule name, importer, imported), matched as prefixes like the rules
@@ -425,6 +428,8 @@ _BROKEN_TREE = {
     "moodmusic/bench_astray.py": "",
     "moodmusic/ui/__init__.py": "",
     "moodmusic/ui/text.py": "",
+    "moodmusic/serve/__init__.py": "import fastapi\n",
+    "moodmusic/analysis.py": "from starlette.responses import Response\n",
     "moodmusic/training/__init__.py": "",
     "moodmusic/training/face.py": "from moodmusic.cli import UserError\n\ndef views():\n    from . import views\n",
     "moodmusic/training/views.py": "from moodmusic.training.face import UserError\n",
@@ -442,6 +447,7 @@ _BROKEN_EXPECTED = {
     "bench-only-from-commands": {("moodmusic.live.session", "moodmusic.bench.engine")},
     "lower-floors-look-down": {("moodmusic.audio", "moodmusic.media")},
     "ui-only-from-pages": {("moodmusic.live.session", "moodmusic.ui.text")},
+    "web-framework": {("moodmusic.analysis", "starlette.responses")},
 }
 
 
