@@ -94,6 +94,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX shown_track ON shown (track_id, ts);
     CREATE INDEX sessions_user ON sessions (user_id);
     """,
+    # 3: the mood game's finished matches, the leaderboard (players 1 or 2; p2 NULL for a solo game;
+    #    winner 1 or 2, NULL for a draw or a solo game)
+    """
+    CREATE TABLE games (
+        id         INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        ts         REAL NOT NULL,
+        rounds     INTEGER NOT NULL,
+        players    INTEGER NOT NULL,
+        p1         INTEGER NOT NULL,
+        p2         INTEGER,
+        winner     INTEGER
+    );
+    CREATE INDEX games_session ON games (session_id, ts);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -114,6 +129,17 @@ class Reading:
     confidence: float
     face_conf: float | None
     voice_conf: float | None
+
+
+@dataclass(frozen=True)
+class GameResult:
+    """One finished mood-game match: points per player (one for a solo game), the winner 1/2 or None."""
+
+    session_id: str
+    ts: float
+    rounds: int
+    points: tuple[int, ...]
+    winner: int | None
 
 
 @dataclass(frozen=True)
@@ -414,11 +440,35 @@ class Store:
         with self._write("the deletion") as conn:
             ids = [key] + [r[0] for r in conn.execute("SELECT session_id FROM sessions WHERE user_id = ?", (key,))]
             marks = ",".join("?" * len(ids))
-            for table in ("readings", "shown", "feedback", "sessions"):
+            for table in ("readings", "shown", "feedback", "games", "sessions"):
                 total += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", ids).rowcount
         self._known_sessions.difference_update(ids)
         self.checkpoint()
         return total
+
+    def add_game(self, session_id: str, rounds: int, points: tuple[int, ...] | list[int], winner: int | None, *,
+                 ts: float | None = None, user_id: str | None = None) -> None:
+        """Record a finished mood-game match (the leaderboard); `winner` is 1 or 2, None for a draw or solo."""
+        if len(points) not in (1, 2):
+            raise ValueError(f"a game has 1 or 2 players, got {len(points)} scores")
+        if winner not in (None, 1, 2) or (winner is not None and winner > len(points)):
+            raise ValueError(f"the winner is player 1 or 2 (or None for a draw), got {winner!r}")
+        ts = time.time() if ts is None else float(ts)
+        with self._write("the game result") as conn:
+            self._session(conn, session_id, user_id, ts)
+            conn.execute("INSERT INTO games (session_id, ts, rounds, players, p1, p2, winner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (session_id, ts, int(rounds), len(points), int(points[0]),
+                          int(points[1]) if len(points) == 2 else None, winner))
+        self._known_sessions.add(session_id)
+
+    def games(self, session_id: str | None = None, *, user_id: str | None = None, limit: int = 10) -> list[GameResult]:
+        """Finished matches, best first (the leaderboard): a match's best score, then the newest."""
+        where, params = self._scope(session_id, user_id)
+        rows = self._read(
+            f"SELECT session_id, ts, rounds, p1, p2, winner FROM games WHERE 1 = 1{where} "
+            "ORDER BY MAX(p1, COALESCE(p2, 0)) DESC, ts DESC LIMIT ?", (*params, int(limit)))
+        return [GameResult(sid, ts, rounds, (p1,) if p2 is None else (p1, p2), winner)
+                for sid, ts, rounds, p1, p2, winner in rows]
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the database file and truncate it; False if readers kept part of it."""

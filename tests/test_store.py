@@ -243,7 +243,7 @@ def test_an_old_schema_is_migrated_in_place_keeping_its_rows(db):
     old.execute("INSERT INTO shown (session_id, ts, track_id, mood, strategy) VALUES ('s1', 1.0, 't1', 'sad', 'calm')")
     old.close()
     s = Store(db)
-    assert s.schema_version == SCHEMA_VERSION == 2
+    assert s.schema_version == SCHEMA_VERSION == 3
     s.add_shown("s1", "t2", "sad", "calm", name="New", artist="Columns", ts=2.0)
     rows = s._conn.execute("SELECT track_id, name, artist FROM shown ORDER BY ts").fetchall()
     assert rows == [("t1", "", ""), ("t2", "New", "Columns")]
@@ -283,3 +283,32 @@ def test_likes_and_skips_outlive_their_session_latest_one_per_track_counts(tmp_p
         assert [t.track_id for t, _ in s.liked_tracks(session_id="visit-1")] == ["t-changed", "t-like"]
         s.delete_history("visit-1")
         assert s.track_feedback() == {"t-changed": False}
+
+
+def test_game_results_are_a_leaderboard_per_session_best_first(tmp_path):
+    with Store(tmp_path / "h.sqlite3") as s:
+        s.add_game("visit-1", 3, (120, 260), winner=2, ts=10.0)
+        s.add_game("visit-1", 1, (90,), winner=None, ts=11.0)  # solo
+        s.add_game("visit-1", 3, (300, 140), winner=1, ts=12.0)
+        s.add_game("visit-2", 3, (999, 0), winner=1, ts=13.0)
+        board = s.games(session_id="visit-1")
+        assert [(g.points, g.winner, g.rounds) for g in board] == [((300, 140), 1, 3), ((120, 260), 2, 3), ((90,), None, 1)]
+        assert s.games()[0].points == (999, 0) and len(s.games(limit=2)) == 2
+        with pytest.raises(ValueError, match="winner is player 1 or 2"):
+            s.add_game("visit-1", 1, (90,), winner=2)
+        with pytest.raises(ValueError, match="1 or 2 players"):
+            s.add_game("visit-1", 1, (1, 2, 3), winner=None)
+
+
+def test_deleting_a_sessions_history_deletes_its_game_results_too(tmp_path):
+    """The History page's delete (Store.delete_history) takes the leaderboard with the rest."""
+    path = tmp_path / "h.sqlite3"
+    with Store(path) as s:
+        s.add_reading("visit-1", "happy", 0.9, ts=1.0)
+        s.add_game("visit-1", 3, (120, 260), winner=2, ts=10.0)
+        s.add_game("visit-2", 3, (50, 60), winner=2, ts=11.0)
+        assert s.delete_history("visit-1") == 3  # the reading, the game and the session
+        assert s.games(session_id="visit-1") == [] and len(s.games()) == 1
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT COUNT(*) FROM games WHERE session_id = 'visit-1'").fetchone() == (0,)
+    raw.close()
