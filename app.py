@@ -20,10 +20,11 @@ def _live_page() -> None:
 
 
 # Declared pages, so the sidebar says "Live", not the script's file name ("app"). The other pages keep
-# their files and their URL paths (/Analyse_a_clip, /History, /Model); `streamlit run app.py` still starts it all.
+# their files and their URL paths (/Analyse_a_clip, /History, /Model, /Mood_game); `streamlit run app.py` still starts it all.
 LIVE = st.Page(_live_page, title="Live", icon="🎵", default=True)
 _shown = st.navigation([
     LIVE, st.Page("pages/1_Analyse_a_clip.py"), st.Page("pages/2_History.py"), st.Page("pages/3_Model.py"),
+    st.Page("pages/4_Mood_game.py"),
 ])
 _shown.run()
 if _shown.url_path != LIVE.url_path:
