@@ -29,9 +29,15 @@ if experts.face is None:
     st.error("The face model is missing from the models folder, so the game cannot read faces.")
     st.stop()
 
-config, problem = game_view.config_from_query(st.query_params)
+config, problem = game_view.config_from_query(st.query_params)  # the address may set the defaults (tests do)
 if problem:
     st.warning(problem)
+with st.sidebar:
+    st.header("Match")
+    rounds = st.slider("Rounds", 1, 9, config.rounds, key="game-rounds",
+                       help="Whoever wins more rounds wins the match; points break a tie.")
+    seconds = st.slider("Seconds per round", 1, 20, max(1, min(20, round(config.round_seconds))), key="game-seconds")
+config = game_view.with_rounds(config, rounds, float(seconds))
 if "game" not in state or state.game.closed:
     tracker, state.game_face_problem = resources.face_tracker()
     state.game = GameEngine(experts.face, tracker, config)

@@ -9,6 +9,7 @@ test uses for short rounds and a known target.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import streamlit as st
@@ -38,6 +39,13 @@ def config_from_query(params: Mapping[str, str]) -> tuple[GameConfig, str | None
         ), None
     except ValueError as exc:
         return GameConfig(), f"The game's settings in the address were not used: {exc}"
+
+
+def with_rounds(config: GameConfig, rounds: int, round_seconds: float) -> GameConfig:
+    """`config` with the sidebar's match length; the address's exact round length wins when the slider shows it."""
+    if round(config.round_seconds) == round_seconds:
+        round_seconds = config.round_seconds
+    return replace(config, rounds=int(rounds), round_seconds=float(round_seconds))
 
 
 def _mood(mood: str) -> str:

@@ -28,3 +28,9 @@ def test_score_lines_name_each_player_and_the_result_names_the_winner():
     waiting = GameSnapshot(faces=2)
     assert game_view.score_lines(waiting) == ["Player 1: 0", "Player 2: 0"]
     assert "two faces in view" in game_view.status_line(waiting)
+
+
+def test_the_sidebar_sets_the_match_length_keeping_the_addresss_exact_round_length():
+    cfg = GameConfig(rounds=1, round_seconds=4.4, targets=("happy",))
+    assert game_view.with_rounds(cfg, 5, 4.0) == GameConfig(rounds=5, round_seconds=4.4, targets=("happy",))
+    assert game_view.with_rounds(cfg, 3, 10.0).round_seconds == 10.0
