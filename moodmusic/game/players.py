@@ -6,8 +6,9 @@ Player 1. Each seat remembers where its face last was and how big it was
 (a face's size says how far the person sits from the camera, which a
 cross-over leaves alone). The x order only loses to "each face to the seat
 it looks like" when that is clearly nearer, by more than `swap_margin` of
-the frame's width: two people changing places keep their scores, while a
-wobble around the middle never trades them. A lone face takes the nearer
+the frame's width: two people changing places keep their scores when their
+faces differ clearly in size, and faces alike follow the x order, so a small
+doubt never flips a seat back and forth. A lone face takes the nearer
 known seat; with no seat known yet it is Player 1.
 
 >>> seats = PlayerSeats()
