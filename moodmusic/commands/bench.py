@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if args.talking is not None:
         from pathlib import Path
 
-        from moodmusic.bench.talking import mood_of, shared_talking_clips, talking_report
+        from moodmusic.live.replay import mood_of, shared_talking_clips, talking_report
 
         clips = [(Path(p), mood_of(Path(p))) for p in args.talking] if args.talking else shared_talking_clips()
         unnamed = [str(p) for p, mood in clips if mood is None]

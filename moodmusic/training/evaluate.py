@@ -45,7 +45,7 @@ from moodmusic.training.fusion import au_comparison
 from moodmusic.training.scoring import evaluate_deployed, evaluate_face, evaluate_voice, score
 from moodmusic.training.voice import train_expert
 
-PARTS = ("face", "voice", "fusion", "calibration")
+PARTS = ("face", "voice", "fusion", "calibration", "talking")
 
 
 @dataclass
@@ -83,6 +83,8 @@ def evaluate_models(cfg: EvaluateConfig) -> tuple[Path, Path]:
         _fusion(cfg, card, models, out)
     if "calibration" in only:
         _calibration(card, models, out)
+    if "talking" in only:
+        _talking(cfg, card, models)
     return write_card(card, out)
 
 
@@ -117,7 +119,7 @@ def _start_card(cfg: EvaluateConfig, out: Path) -> dict[str, Any]:
         "command": cfg.command,
         "problems": [], "figures": dict(previous.get("figures", {})), "commands": dict(previous.get("commands", {})),
     }
-    for key in ("face", "voice", "voice_feature_comparison", "fusion", "calibration"):
+    for key in ("face", "voice", "voice_feature_comparison", "fusion", "calibration", "talking"):
         if key in previous:
             card[key] = previous[key]
     return card
@@ -218,6 +220,23 @@ def _calibration(card: dict[str, Any], models: Path, out: Path) -> None:
             card["figures"][key] = str(png.relative_to(out))
     if fitted.get("command"):
         card["commands"]["fusion rule"] = fitted["command"]
+
+
+def _talking(cfg: EvaluateConfig, card: dict[str, Any], models: Path) -> None:
+    """The live engine on real talking clips (the MEAD speaker): how steady and how right the shown mood is.
+
+    One speaker, so it is a check of the engine's behaviour (talking faces, flicker, how fast a real
+    change shows), never an accuracy claim; the same figures as `python -m moodmusic bench --talking`.
+    """
+    from moodmusic.live.replay import shared_talking_clips, talking_report
+    from moodmusic.pipeline import load_experts
+
+    clips = shared_talking_clips(cfg.data)
+    if not clips:
+        card["problems"].append(f"talking: no talking clips under {cfg.data}/video/mead_m030")
+        return
+    report = talking_report(clips, experts=load_experts(models))
+    card["talking"] = {"speaker": "MEAD M030", "seconds": 40.0, **report}
 
 
 def _train_config(seed: int = 0) -> Any:

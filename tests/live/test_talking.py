@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodmusic.bench.talking import _Clock, _session, load_clip, play, shared_talking_clips, steadiness, talking_report
+from moodmusic.live.replay import SimulatedClock, replay_session, load_clip, play, shared_talking_clips, steadiness, talking_report
 from moodmusic.live import EngineConfig
 from moodmusic.live.face_history import FaceHistory
 
@@ -60,8 +60,8 @@ def test_talking_clips_read_steadily_and_right(mead, experts):
 
 def test_talking_with_speech_reads_the_mood_and_the_voice_counts(mead, experts):
     clip = load_clip(mead["sad"].parent / "M030_sad_level3_talking.mp4", "sad")
-    clock = _Clock()
-    session = _session(experts, clock)
+    clock = SimulatedClock()
+    session = replay_session(experts, clock)
     shown = play(session, clock, [(clip, 8.0)])
     snap = session.snapshot()
     session.close()
@@ -72,8 +72,8 @@ def test_talking_with_speech_reads_the_mood_and_the_voice_counts(mead, experts):
 def test_without_pooling_the_engine_is_the_old_one(mead, experts):
     """face_history=0 reads the latest answer alone (the setting the pooling is measured against)."""
     clip = load_clip(mead["neutral"], "neutral")
-    clock = _Clock()
-    session = _session(experts, clock, EngineConfig(face_history=0.0))
+    clock = SimulatedClock()
+    session = replay_session(experts, clock, EngineConfig(face_history=0.0))
     play(session, clock, [(clip, 1.0)])
     probs = session._face.probs
     session.close()
@@ -90,8 +90,8 @@ def test_an_unfamiliar_voice_is_said_in_words_and_counts_less():
     experts = load_experts()
     if experts.rule is None or experts.rule.voice.novelty is None:
         pytest.skip("no fitted fusion rule in models/")
-    clock = _Clock()
-    session = _session(experts, clock)
+    clock = SimulatedClock()
+    session = replay_session(experts, clock)
     signal = np.concatenate([speech("fox"), speech("gaps"), speech("rainbow")])
     gates = []
     for i in range(0, len(signal) - 320, 320):  # 20 ms frames, a voice step every 0.5 s
