@@ -22,6 +22,7 @@ from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bo
 from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition import Opinion, fuse
+from moodmusic.recognition.explain import occlusion, overlay, voice_contributions
 from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
 from moodmusic.vision import Face, FaceTracker, detect_faces_in_image, draw_overlay
 
@@ -46,6 +47,10 @@ class Segment:
     # What was looked at, so a person can see which face was read (not in `to_json`):
     picture: np.ndarray | None = None  # RGB uint8, longer side <= PICTURE_SIDE, the face's box and mood drawn
     face_box: tuple[int, int, int, int] | None = None  # x, y, w, h of the face read, in `picture` pixels
+    face_crop: np.ndarray | None = None  # (48, 48) uint8: the aligned crop of that face, what the expert read
+    voice_weight: float = 0.0  # how much this window's speech counted in the clip's voice opinion
+    # Why the face expert read the crop as it did (`Analyzer.explain`): RGB uint8, the crop and its heatmap
+    explanation: np.ndarray | None = None
 
 
 @dataclass
@@ -81,6 +86,41 @@ class Analysis(MoodReading):
                 for s in self.segments
             ]
         return out
+
+    def voice_contributions(self) -> np.ndarray | None:
+        """Each window's share of the clip's voice probability for the clip's voice mood (adds up to it).
+
+        The clip's voice opinion is its windows' probabilities averaged by how voiced each
+        was, so these shares are exact: which seconds drove what the voice said. None without speech.
+        """
+        if self.voice_probs is None or not self.segments:
+            return None
+        rows = np.stack([s.voice_probs if s.voice_probs is not None else np.full(len(MOODS), np.nan)
+                         for s in self.segments])
+        weights = np.array([s.voice_weight for s in self.segments])
+        return voice_contributions(rows, weights, int(np.argmax(self.voice_probs)))
+
+
+EXPLAIN_SIDE = 192  # px per panel of an explanation picture (the 48 px crop x 4)
+
+
+def explanation_picture(crop: np.ndarray, heat: np.ndarray, mood: str, probability: float) -> np.ndarray:
+    """RGB uint8: the crop, the crop with its heatmap, and what the face expert read, side by side."""
+    import cv2
+
+    def big(img: np.ndarray) -> np.ndarray:
+        return cv2.resize(img, (EXPLAIN_SIDE, EXPLAIN_SIDE), interpolation=cv2.INTER_NEAREST)
+
+    grey = big(np.repeat(np.asarray(crop, np.uint8)[..., None], 3, axis=2))
+    side = (EXPLAIN_SIDE, EXPLAIN_SIDE)  # the heat scaled smoothly (it is an average of overlapping squares)
+    tinted = overlay(cv2.resize(np.asarray(crop, np.uint8), side, interpolation=cv2.INTER_CUBIC),
+                     cv2.resize(cv2.GaussianBlur(np.asarray(heat, np.float32), (0, 0), 2.0), side,
+                                interpolation=cv2.INTER_CUBIC))
+    strip = np.full((30, 2 * EXPLAIN_SIDE + 4, 3), 255, np.uint8)
+    cv2.putText(strip, f"face: {mood} {probability:.0%} - red: what made it say so", (6, 20),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
+    gap = np.full((EXPLAIN_SIDE, 4, 3), 255, np.uint8)
+    return np.ascontiguousarray(np.vstack([np.hstack([grey, gap, tinted]), strip]))
 
 
 def _mean(rows: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray | None:
@@ -134,7 +174,8 @@ class Analyzer:
             return {}
         small, face = shot
         drawn = draw_overlay(small, [face] if face is not None else [], mood if face is not None else None)
-        return {"picture": np.ascontiguousarray(drawn[:, :, ::-1]), "face_box": face.box if face else None}
+        return {"picture": np.ascontiguousarray(drawn[:, :, ::-1]), "face_box": face.box if face else None,
+                "face_crop": face.crop if face is not None else None}
 
     def baseline_from(self, path: str | Path, reference_dir: str | Path | None = None) -> NeutralBaseline:
         """This person's neutral face, from a photo or video of it (the face expert on every face frame read).
@@ -196,10 +237,71 @@ class Analyzer:
         return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
                              heard, voice_novelty, shots)
 
-    def analyse_json(self, path: str | Path) -> dict:
-        """`analyse(path).to_json()`, or {"path", "error"} with the reason: one bad file never stops a batch."""
+    def explain(self, analysis: Analysis) -> Analysis:
+        """`analysis` with an `explanation` picture for every window that kept a face crop.
+
+        Occlusion heatmaps (`recognition.explain`): about 20-40 ms per face on a CPU,
+        so at most MAX_PICTURES faces per clip. They explain the face expert's own
+        reading of the crop (what the live path runs), before any neutral baseline.
+        """
+        if self.experts.face is None:
+            return analysis
+        segments = []
+        for s in analysis.segments:
+            if s.face_crop is not None:
+                heat, mood = occlusion(self.experts.face, s.face_crop)
+                p = float(np.asarray(self.experts.face(s.face_crop[None]))[0, mood])
+                s = dataclasses.replace(s, explanation=explanation_picture(s.face_crop, heat, MOODS[mood], p))
+            segments.append(s)
+        return dataclasses.replace(analysis, segments=segments)
+
+    def write_explanations(self, analysis: Analysis, folder: str | Path) -> dict:
+        """Write one PNG per face read into `folder`; the JSON keys that name them.
+
+        "explanation": the photo's face, or for a video the representative face: the window
+        whose face reading most supports the clip's face mood (None when no face was read);
+        "explanations": every window's PNG, in time order (video only).
+        """
+        import cv2
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        explained = self.explain(analysis)
+        name = Path(analysis.path).name
+        paths: list[tuple[Segment, str]] = []
+        for s in explained.segments:
+            if s.explanation is None:
+                continue
+            suffix = "" if analysis.kind == "image" else f"-{s.start:06.1f}s"
+            out = folder / f"{name}-face{suffix}.png"
+            if not cv2.imwrite(str(out), np.ascontiguousarray(s.explanation[:, :, ::-1])):
+                raise UserError(f"cannot write {out}")
+            paths.append((s, str(out)))
+        doc: dict = {"explanation": None}
+        if paths and analysis.face_probs is not None:
+            mood = int(np.argmax(analysis.face_probs))
+            best = max(paths, key=lambda sp: -1.0 if sp[0].face_probs is None else float(sp[0].face_probs[mood]))
+            doc["explanation"] = best[1]
+        elif paths:
+            doc["explanation"] = paths[0][1]
+        if analysis.kind != "image":
+            doc["explanations"] = [p for _, p in paths]
+        return doc
+
+    def analyse_json(self, path: str | Path, explain_dir: str | Path | None = None) -> dict:
+        """`analyse(path).to_json()`, or {"path", "error"} with the reason: one bad file never stops a batch.
+
+        With `explain_dir`, the face heatmaps are written there as PNGs and the document
+        gains "explanation" (and, for a video, "explanations"); see `write_explanations`.
+        """
         try:
-            return self.analyse(path).to_json()
+            analysis = self.analyse(path)
+            doc = analysis.to_json()
+            if explain_dir is not None:
+                doc |= self.write_explanations(analysis, explain_dir)
+            return doc
+        except UserError as exc:
+            return {"path": path, "error": str(exc)}
         except media.MediaError as exc:
             return {"path": path, "error": str(exc)}
         except Exception as exc:  # never a traceback for a file; the reason goes to the log
@@ -295,6 +397,7 @@ class Analyzer:
             if shot is None and k == n - 1 and shots:  # the last window also holds frames past its end
                 shot = shots.get(max((j for j in shots if j >= k), default=-1))
             segments.append(Segment(a, b, fused.mood, fused.confidence, fused.probs, fp, vp,
+                                    voice_weight=float(sum(v_q[i] for i in vi)),
                                     **self._picture(shot, None if fp is None else MOODS[int(np.argmax(fp))])))
         face_all = _mean(f_p)
         voice_all = _mean(v_p, v_q)

@@ -74,7 +74,7 @@ if done is None or done[0] != ident:
     state["clip-result"] = (ident, analysis)
 
 analysis = state["clip-result"][1]
-clip_report.render_report(analysis)
+clip_report.render_report(analysis, explain=Analyzer(experts).explain)  # the face heatmaps, on request
 
 if analysis.mood is not None:
     st.divider()

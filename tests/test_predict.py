@@ -150,3 +150,42 @@ def test_a_baseline_that_cannot_serve_is_one_clear_line(files, neutral, key, mes
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines()[-1].startswith("error: baseline") and message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------- --explain (issue 22)
+@pytest.fixture(scope="module")
+def explained(files, results, tmp_path_factory) -> tuple[Path, dict[str, dict]]:
+    out = tmp_path_factory.mktemp("why") / "why"
+    order = ["photo", "wav", "video", "text"]
+    proc = predict(*[str(files[k]) for k in order], "--json", "--explain", str(out))
+    assert proc.returncode == 1  # the text file still fails, on its own line
+    return out, dict(zip(order, (json.loads(line) for line in proc.stdout.splitlines())))
+
+
+def test_explain_writes_a_picture_per_face_and_names_it(files, results, explained):
+    out, docs = explained
+    photo = docs["photo"]
+    assert {k: v for k, v in photo.items() if k != "explanation"} == results[1]["photo"]  # the other keys unchanged
+    picture = cv2.imread(photo["explanation"])[:, :, ::-1]
+    assert Path(photo["explanation"]).parent == out and picture.shape == (222, 388, 3)
+    crop, heat = picture[:192, :192].astype(int), picture[:192, 196:].astype(int)
+    assert np.abs(crop[..., 0] - crop[..., 2]).max() <= 2  # the crop as read: grey
+    assert (heat[..., 0] - heat[..., 2] > 60).mean() > 0.02  # and beside it, the same crop tinted where it mattered
+    video = docs["video"]
+    assert video["explanation"] in video["explanations"] and len(video["explanations"]) == len(video["timeline"]) >= 3
+    assert all(Path(p).is_file() for p in video["explanations"])
+
+
+def test_explain_leaves_sound_and_failures_without_a_picture(explained):
+    out, docs = explained
+    assert docs["wav"]["explanation"] is None and docs["wav"]["explanations"] == []
+    assert "error" in docs["text"] and "explanation" not in docs["text"]
+    assert len(list(out.glob("*.png"))) == 1 + len(docs["video"]["explanations"])
+
+
+def test_explain_into_a_file_is_one_clear_line(files, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    proc = predict(str(files["photo"]), "--explain", str(blocker))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: --explain {blocker}: cannot make that folder")

@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None, help="folder with the model files (default: models/)")
     parser.add_argument("--baseline", default=None, metavar="NEUTRAL_MEDIA",
                         help="a photo or video of the same person's neutral face: moods are read relative to it")
+    parser.add_argument("--explain", default=None, metavar="DIR",
+                        help="write a heatmap PNG per face read into DIR (what in the face drove the face "
+                             "model; for a video one per window) and add \"explanation\" to the JSON")
 
 
 def _line(result: dict) -> str:
@@ -33,6 +36,8 @@ def _line(result: dict) -> str:
         parts.append(" · ".join(f"{s['start']:.1f}s {s['mood'] or '-'}" for s in result["timeline"]))
     if result.get("baseline"):
         parts.append(f"(relative to the neutral face in {result['baseline']})")
+    if result.get("explanation"):
+        parts.append(f"(why: {result['explanation']})")
     return "  ".join(parts)
 
 
@@ -51,9 +56,18 @@ def run(args: argparse.Namespace) -> int:
     analyzer = Analyzer(experts)
     if args.baseline:
         analyzer.baseline = analyzer.baseline_from(args.baseline, reference_dir=args.models or settings.models_dir)
+    if args.explain:
+        from pathlib import Path
+
+        from moodmusic.errors import UserError
+
+        try:
+            Path(args.explain).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--explain {args.explain}: cannot make that folder ({exc.strerror or exc})") from None
     failed = 0
     for path in args.paths:
-        result = analyzer.analyse_json(path)
+        result = analyzer.analyse_json(path, explain_dir=args.explain)
         failed += "error" in result
         print(json.dumps(result) if args.json else _line(result), flush=True)
     return 1 if failed else 0

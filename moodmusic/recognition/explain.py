@@ -103,15 +103,15 @@ def hottest_square(heat: np.ndarray, patch: int = PATCH) -> tuple[int, int]:
 
 
 def _colour(t: np.ndarray) -> np.ndarray:
-    """0..1 -> RGB from dark blue through yellow to red (a plain ramp, no plotting library)."""
-    stops = np.array([[0.0, 0.0, 0.3], [0.0, 0.45, 1.0], [1.0, 0.9, 0.0], [0.85, 0.0, 0.0]])
+    """0..1 -> RGB from yellow through orange to red (a plain ramp, no plotting library)."""
+    stops = np.array([[1.0, 0.95, 0.2], [1.0, 0.55, 0.0], [0.85, 0.0, 0.0]])
     pos = np.clip(t, 0, 1) * (len(stops) - 1)
     i = np.minimum(pos.astype(int), len(stops) - 2)
     f = (pos - i)[..., None]
     return stops[i] * (1 - f) + stops[i + 1] * f
 
 
-def overlay(crop: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+def overlay(crop: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
     """The grey crop with the positive heat (what argued *for* the mood) tinted over it: (H, W, 3) uint8 RGB.
 
     Scaled to the largest drop, so a face where nothing mattered stays mostly grey

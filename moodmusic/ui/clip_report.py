@@ -164,12 +164,61 @@ def pictures(analysis: Analysis) -> list[tuple[np.ndarray, str]]:
     return out
 
 
+def explanations(analysis: Analysis) -> list[tuple[np.ndarray, str]]:
+    """(RGB explanation picture, caption) per window whose face was explained (`Analyzer.explain`)."""
+    out = []
+    for s in analysis.segments:
+        if s.explanation is None:
+            continue
+        where = "The face that was read" if analysis.kind == "image" else f"{s.start:.1f}–{s.end:.1f} s"
+        out.append((s.explanation, f"{where} · red: the parts of the face that made the face model say so"))
+    return out
+
+
+def voice_table(analysis: Analysis) -> pd.DataFrame | None:
+    """Per window: its share of the clip's voice probability for the clip's voice mood (None without speech).
+
+    The shares add up to that probability: they say which seconds drove what the voice said.
+    """
+    shares = analysis.voice_contributions()
+    if shares is None or analysis.voice_probs is None:
+        return None
+    mood = MOODS[int(np.argmax(analysis.voice_probs))]
+    return pd.DataFrame({"start": [round(s.start, 2) for s in analysis.segments],
+                         "end": [round(s.end, 2) for s in analysis.segments],
+                         "share": [round(float(x), 4) for x in shares], "voice_mood": mood})
+
+
 # --------------------------------------------------------------------------- streamlit
 PICTURES_SHOWN = 8  # windows shown at once; the rest behind an expander
 
 
-def render_pictures(analysis: Analysis, per_row: int = 4) -> None:
-    """The photo, or a frame per window, with the box of the face that was read."""
+def render_why(analysis: Analysis, explain: Callable[[Analysis], Analysis] | None, key: str, per_row: int = 4) -> None:
+    """On request, each face read with a heatmap of what drove the face model (occlusion: see
+    `recognition.explain`); computed once per clip when asked (about 20-40 ms a face), never by default."""
+    import streamlit as st
+
+    if explain is None or not any(s.face_crop is not None for s in analysis.segments):
+        return
+    if not st.toggle("🔍 Why? Show what the face model looked at", key=f"{key}-why"):
+        return
+    cache = st.session_state.get(f"{key}-why-done")
+    if cache is None or cache[0] is not analysis:
+        with st.spinner("Hiding parts of each face to see what changes the answer…"):
+            cache = (analysis, explanations(explain(analysis)))
+        st.session_state[f"{key}-why-done"] = cache
+    shown = cache[1]
+    for i in range(0, len(shown), per_row):
+        for col, (picture, caption) in zip(st.columns(min(per_row, len(shown))), shown[i:i + per_row]):
+            col.image(picture, caption=caption, width=min(400, picture.shape[1]))
+    st.caption("Each part of the face was hidden in turn; red marks where hiding it lowered the face model's "
+               "probability for the mood it read most. It explains the face model alone, before the voice "
+               "and any neutral baseline are counted.")
+
+
+def render_pictures(analysis: Analysis, per_row: int = 4,
+                    explain: Callable[[Analysis], Analysis] | None = None, key: str = "clip") -> None:
+    """The photo, or a frame per window, with the box of the face that was read; and, on request, why."""
     import streamlit as st
 
     shots = pictures(analysis)
@@ -177,6 +226,7 @@ def render_pictures(analysis: Analysis, per_row: int = 4) -> None:
         return
     if analysis.kind == "image":
         st.image(shots[0][0], caption=shots[0][1], width=min(480, shots[0][0].shape[1]))
+        render_why(analysis, explain, key, per_row)
         return
     st.markdown("##### What the camera saw")
 
@@ -191,10 +241,13 @@ def render_pictures(analysis: Analysis, per_row: int = 4) -> None:
             grid(shots[PICTURES_SHOWN:])
     if len(shots) < len(analysis.segments):
         st.caption(f"A frame from {len(shots)} of the {len(analysis.segments)} windows, evenly spread.")
+    render_why(analysis, explain, key, per_row)
 
 
-def render_report(analysis: Analysis, key: str = "clip") -> None:
-    """Mood, face/voice evidence, the timeline chart and table, and CSV/JSON downloads."""
+def render_report(analysis: Analysis, key: str = "clip", explain: Callable[[Analysis], Analysis] | None = None) -> None:
+    """Mood, face/voice evidence, the timeline chart and table, and CSV/JSON downloads.
+
+    `explain` (`Analyzer.explain`): offers the face heatmaps on request."""
     import altair as alt
     import streamlit as st
 
@@ -228,7 +281,7 @@ def render_report(analysis: Analysis, key: str = "clip") -> None:
             text = f"in {windows_with(analysis, modality)} of {n} windows"
         col.html(ui.bars_html(title, None if probs is None else list(map(float, probs)), text))
 
-    render_pictures(analysis)
+    render_pictures(analysis, explain=explain, key=key)
 
     table = timeline_table(analysis)
     if analysis.kind != "image" and len(table):
@@ -249,6 +302,20 @@ def render_report(analysis: Analysis, key: str = "clip") -> None:
                 )
                 .properties(height=200)
             )
+            heard = voice_table(analysis)
+            if heard is not None and heard["share"].sum() > 0:  # one chart: the moods, and under them the voice
+                mood = heard["voice_mood"][0]
+                voice_chart = (
+                    alt.Chart(heard)
+                    .mark_bar(color=STYLES[mood].colour)
+                    .encode(
+                        x=alt.X("start:Q", title="seconds"), x2="end:Q",
+                        y=alt.Y("share:Q", title="share", axis=alt.Axis(format=".0%")),
+                        tooltip=["start", "end", alt.Tooltip("share:Q", format=".1%", title=f"share of '{mood}'")],
+                    )
+                    .properties(height=90, title=f"What the voice heard: which seconds made it say {mood}")
+                )
+                chart = alt.vconcat(chart, voice_chart).resolve_scale(x="shared")
             st.altair_chart(chart, width="stretch")
         else:
             st.caption("No window gave a mood.")
