@@ -173,3 +173,45 @@ def test_the_card_shows_the_fusion_rules_calibration_loco_and_proof(corpus, tmp_
     for b in images:
         img = matplotlib.image.imread(b.path)
         assert img.ndim == 3 and 200 < img.shape[0] < 500 and b.path.stat().st_size < 100_000
+
+
+def test_the_card_reports_the_face_expert_with_both_label_sets():
+    m = classification_metrics([0, 1, 2, 3, 4, 5, 3], [0, 1, 2, 3, 4, 4, 4], MOODS)
+    fp = classification_metrics([3, 3, 3, 1, 0], [3, 4, 0, 1, 0], MOODS)
+    md = render_markdown({"face": {"test": dict(m, n=9, label_sets={"fer2013": m, "ferplus": fp}), "meta": {}}})
+    assert f"| face expert | FER2013 test, original pixels, FER+ crowd majority, six moods (n=5) | " \
+           f"{100 * fp['accuracy']:.1f}% | {fp['macro_f1']:.3f} |" in md
+    assert "(2 test rows still histogram-equalized in the data left out)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| FER+ crowd majority |"))
+    assert row.split(" | ")[1:4] == ["5", f"{100 * fp['accuracy']:.1f}%", f"{fp['macro_f1']:.3f}"]
+    assert row.split(" | ")[4 + MOODS.index("neutral")] == "33.3%"  # 1 of 3 neutral faces
+    assert "sadness→sad" in md and "Disgust is dropped, not merged into angry" in md
+    plain = render_markdown({"face": {"test": m, "meta": {}}})  # a card from before FER+: no empty table
+    assert "FER+" not in plain and "| face expert | FER2013 test, six moods (n=7)" in plain
+
+
+def test_evaluate_face_scores_original_pixels_with_both_label_sets(tmp_path):
+    """`evaluate --only face` scores the original-pixel test rows with FER2013's labels and with the FER+
+    majority, and writes both to the card (a FER2013-shaped file of real photo patches; a tiny model)."""
+    from moodmusic.recognition.face_expert import FaceExpert
+    from tests.training.test_face_training import _fake_ferplus
+    from tests.training.test_training_ddp import tiny_faces
+
+    majority = _fake_ferplus(tmp_path / "data", [0, 0, 8, 0, 0, 0, 0, 0, 0, 0], held_out="test")
+    models = tmp_path / "models"
+    assert main(["train", "face", "--data", str(tmp_path / "data"), "--out", str(models / "face_expert.pt"),
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "32", "--threads", "1",
+                 "--widths", "8", "8", "16", "--emb-dim", "16", "--no-test", "--no-progress",
+                 "--test-time-flip", "never", "--limit", "64"]) == 0
+    assert main(["evaluate", "--data", str(tmp_path / "data"), "--models", str(models), "--only", "face"]) == 0
+    card = json.loads((models / "model_card.json").read_text())
+    test, sets = card["face"]["test"], card["face"]["test"]["label_sets"]
+    assert test["n"] == 64 and sets["fer2013"]["n"] == sets["ferplus"]["n"] == len(majority) == 60
+    x, y = tiny_faces(192)
+    rows = (np.arange(192) % 3 == 2) & (np.arange(192) % 16 != 5)  # the test rows with original pixels
+    expected = classification_metrics(majority, FaceExpert.load(models / "face_expert.pt").predict(x[rows])[0]
+                                      .argmax(1), MOODS)
+    assert sets["ferplus"]["confusion_matrix"] == expected["confusion_matrix"]
+    md = (models / "MODEL_CARD.md").read_text()
+    assert f"| FER+ crowd majority | 60 | {100 * expected['accuracy']:.1f}% |" in md
+    assert "(4 test rows still histogram-equalized in the data left out)" in md

@@ -35,20 +35,84 @@ TESS_ACTOR = {"OAF": 101, "YAF": 102}  # pseudo actor ids: TESS speakers are tra
 
 # ----------------------------------------------------------------------------- faces (FER2013)
 
-def load_fer(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val", "test")) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{split: (images uint8 (N, 48, 48), labels int64 mood indices)}, disgust dropped."""
+# FER+ vote columns (Barsoum et al. 2016) -> our moods; None drops the column's votes. Disgust is dropped,
+# not merged into angry: on FER2013 train images with 3 or more disgust votes, the other votes spread over
+# anger (18% of all votes), neutral (12%) and sadness (11%), so a disgusted face is not an angry one to the
+# crowd; and FER2013's, RAVDESS's and TESS's own disgust labels are dropped too (`moodmusic.moods`).
+FERPLUS_MOODS: dict[str, str | None] = {
+    "neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad", "anger": "angry",
+    "disgust": None, "fear": "fear", "contempt": None, "unknown": None, "NF": None,
+}
+LABEL_SETS = ("fer2013", "ferplus")
+
+
+def ferplus_majority(votes: np.ndarray, columns: list[str]) -> np.ndarray:
+    """FER+'s own "majority" label as a mood index, -1 where there is none (or it is no mood of ours).
+
+    As microsoft/FERPlus scores its test set: single votes are zeroed as
+    outliers, and a column must hold more than half of the remaining votes;
+    a majority of contempt, unknown, not-a-face or disgust drops the image.
+
+    >>> ferplus_majority(np.array([[6, 0, 0, 3, 0, 0, 0, 0, 1, 0], [4, 0, 0, 4, 0, 0, 0, 0, 0, 0]]),
+    ...                  ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+    ...                   "contempt", "unknown", "NF"]).tolist()
+    [3, -1]
+    """
+    v = np.where(votes <= 1, 0, votes).astype(np.float64)
+    top = v.argmax(1)
+    has = v.max(1) > 0.5 * v.sum(1)
+    to_mood = np.array([MOOD_INDEX[FERPLUS_MOODS[c]] if FERPLUS_MOODS[c] else -1 for c in columns])
+    return np.where(has, to_mood[top], -1).astype(np.int64)
+
+
+def ferplus_distribution(votes: np.ndarray, columns: list[str]) -> np.ndarray:
+    """Each image's vote distribution over the six moods (float32 (N, 6)); all zeros where no vote is usable."""
+    out = np.zeros((len(votes), len(MOODS)), np.float32)
+    for j, c in enumerate(columns):
+        if FERPLUS_MOODS[c]:
+            out[:, MOOD_INDEX[FERPLUS_MOODS[c]]] += np.clip(votes[:, j], 0, None)
+    total = out.sum(1, keepdims=True)
+    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
+
+
+def load_fer(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val", "test"), labels: str = "fer2013",
+             originals_only: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{split: (images uint8 (N, 48, 48), labels)}, six moods.
+
+    `labels`: "fer2013" (FER2013's own, int64 mood indices, disgust dropped),
+    "ferplus" (the FER+ majority, int64, images without one dropped) or
+    "ferplus-votes" (float32 (N, 6) vote distributions, images without a
+    usable vote dropped). `originals_only` drops the rows whose pixels are
+    not FER2013's originals (always, for the FER+ labels: those rows have no votes).
+    """
     path = Path(data_dir) / FER_FILE
     if not path.is_file():
         raise UserError(f"FER2013 not found at {path}; pass --data pointing at the shared data folder")
+    if labels not in ("fer2013", "ferplus", "ferplus-votes"):
+        raise UserError(f"unknown face label set {labels!r}: fer2013, ferplus or ferplus-votes")
+    ferplus = labels != "fer2013"
     with np.load(path) as blob:
-        images, labels, split = blob["images"], blob["labels"], blob["split"]
-    moods = np.array([map_label(str(lbl), "fer2013") or "" for lbl in labels])
-    keep = moods != ""
+        images, split = blob["images"], blob["split"]
+        if ferplus and "ferplus_votes" not in blob.files:
+            raise UserError(f"{path} has no FER+ votes (ferplus_votes); update the shared data")
+        keep = blob["original"].astype(bool) if (originals_only or ferplus) and "original" in blob.files \
+            else np.ones(len(split), bool)
+        if labels == "fer2013":
+            moods = np.array([map_label(str(lbl), "fer2013") or "" for lbl in blob["labels"]])
+            keep &= moods != ""
+            y_all = np.array([MOOD_INDEX.get(m, -1) for m in moods], dtype=np.int64)
+        else:
+            votes, columns = blob["ferplus_votes"], [str(c) for c in blob["ferplus_columns"]]
+            if labels == "ferplus":
+                y_all = ferplus_majority(votes, columns)
+                keep &= y_all >= 0
+            else:
+                y_all = ferplus_distribution(votes, columns)
+                keep &= y_all.sum(1) > 0
     out = {}
     for name in splits:
         sel = keep & (split == name)
-        out[name] = (np.ascontiguousarray(images[sel]),
-                     np.array([MOOD_INDEX[m] for m in moods[sel]], dtype=np.int64))
+        out[name] = (np.ascontiguousarray(images[sel]), np.ascontiguousarray(y_all[sel]))
     return out
 
 

@@ -10,6 +10,11 @@ matching (the teachers see every augmented batch; fast on a GPU) or, with
 `teacher_views`, offline (their answers on N fixed views per image, computed
 once and cached: `moodmusic.training.teacher_views`). `init` fine-tunes from
 a trained model of the same architecture.
+
+`labels="ferplus"` trains on FER2013's original pixels with the FER+ crowd's
+vote distribution over the six moods as soft targets (Barsoum et al. 2016),
+and chooses the epoch by the FER+ majority of the val split; the default,
+FER2013's own labels, keeps the committed recipe reproducible.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import numpy as np
 from moodmusic.errors import UserError
 from moodmusic.moods import MOODS
 from moodmusic.training.augment import augment_faces
-from moodmusic.training.datasets import fixed_subset, load_fer
+from moodmusic.training.datasets import LABEL_SETS, fixed_subset, load_fer
 from moodmusic.training.scoring import evaluate_face, format_report
 
 DEFAULT_OUT = Path("models") / "face_expert.pt"
@@ -57,6 +62,7 @@ class FaceConfig:
     distill_temperature: float = 2.0
     teacher_views: int = 0
     init: Path | None = None
+    labels: str = "fer2013"  # fer2013 (FER2013's own) | ferplus (FER+ vote distributions, original pixels only)
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False
     test_time_flip: str = "auto"  # auto | never | always
@@ -151,7 +157,9 @@ def train_face(cfg: FaceConfig) -> int:
 
     if cfg.crop > 48 or cfg.crop < 16:
         raise UserError(f"--crop must lie in 16..48, got {cfg.crop}")
-    data = load_fer(cfg.data, ("train", "val"))
+    if cfg.labels not in LABEL_SETS:
+        raise UserError(f"--labels must be one of {', '.join(LABEL_SETS)}, got {cfg.labels!r}")
+    data = _training_data(cfg)
     if cfg.limit:
         data = {k: fixed_subset(x, y, cfg.limit) for k, (x, y) in data.items()}
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -170,6 +178,15 @@ def train_face(cfg: FaceConfig) -> int:
     meta = _meta(cfg, result, len(data["train"][0]), teacher_info, init_info, device)
     _save_and_score(cfg, result, meta, device)
     return 0
+
+
+def _training_data(cfg: FaceConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Train and val: FER2013's labels as they were, or (ferplus) original pixels only, the train split's
+    FER+ vote distributions (float (N, 6)) and the val split's FER+ majority (the epoch is chosen on it)."""
+    if cfg.labels == "fer2013":
+        return load_fer(cfg.data, ("train", "val"))
+    return {"train": load_fer(cfg.data, ("train",), labels="ferplus-votes")["train"],
+            "val": load_fer(cfg.data, ("val",), labels="ferplus")["val"]}
 
 
 def _fit(cfg: FaceConfig, data: dict[str, tuple[np.ndarray, np.ndarray]], teacher: Any,
@@ -193,7 +210,8 @@ def _fit(cfg: FaceConfig, data: dict[str, tuple[np.ndarray, np.ndarray]], teache
         if cfg.teacher and cfg.teacher_views:
             train_set = _offline_views(teacher, cfg, xtr, ytr, dist_info)
             transform, teacher = _mirror_some, None
-        per_class = torch.from_numpy(class_weights(ytr, len(MOODS), cfg.class_weight_power))
+        hard = ytr if ytr.ndim == 1 else ytr.argmax(1)  # soft labels: weights from each image's top mood
+        per_class = torch.from_numpy(class_weights(hard, len(MOODS), cfg.class_weight_power))
         loss_fn = torch.nn.CrossEntropyLoss(weight=per_class.to(dist_info.device),
                                             label_smoothing=cfg.label_smoothing)
         if teacher_info:
@@ -205,7 +223,8 @@ def _fit(cfg: FaceConfig, data: dict[str, tuple[np.ndarray, np.ndarray]], teache
             progress=cfg.progress, amp=cfg.amp,
         )
         if dist_info.is_main:
-            print(f"FER2013 six moods: train {len(xtr)}, val {len(xva)}; world size {dist_info.world_size} "
+            print(f"FER2013 six moods, {cfg.labels} labels: train {len(xtr)}, val {len(xva)}; "
+                  f"world size {dist_info.world_size} "
                   f"on {dist_info.device.type}; {len(teacher_info)} teacher(s); "
                   f"class weights {dict(zip(MOODS, [round(float(w), 2) for w in per_class]))}", flush=True)
         result = fit(
@@ -225,8 +244,13 @@ def _meta(cfg: FaceConfig, result: Any, train_size: int, teacher_info: list[dict
         "arch": cfg.arch,
         "input": "48x48 greyscale uint8 face crop framed like FER2013; the net standardises per image",
         "flip_average": False,
-        "data": "FER2013 (Goodfellow et al. 2013), six moods (disgust dropped): train split for training, "
-                "val (PublicTest) for epoch selection, test (PrivateTest) reported once",
+        "data": ("FER2013 (Goodfellow et al. 2013), six moods (disgust dropped): train split for training, "
+                 "val (PublicTest) for epoch selection, test (PrivateTest) reported once" if cfg.labels == "fer2013"
+                 else "FER2013's original pixels (Goodfellow et al. 2013) with FER+ crowd votes (Barsoum et al. "
+                 "2016) over six moods (disgust, contempt, unknown and not-a-face votes dropped): train split's "
+                 "vote distributions as soft targets, val (PublicTest) FER+ majority for epoch selection, "
+                 "test (PrivateTest) reported once with both label sets"),
+        "labels": cfg.labels,
         "train_size": int(train_size),
         "teachers": teacher_info,
         "distill": ({"weight": cfg.distill_weight, "temperature": cfg.distill_temperature,
@@ -254,22 +278,32 @@ def _save_and_score(cfg: FaceConfig, result: Any, meta: dict[str, Any], eval_dev
     model = FaceNet(**cfg.arch)  # the GPU, when training had one, scores a large teacher in seconds
     model.load_state_dict(result.best_state)
     save_checkpoint(cfg.out, model.state_dict(), meta)
+    ferplus = cfg.labels == "ferplus"
+    by = {"labels": "ferplus", "originals_only": True} if ferplus else {}  # what the epoch was chosen on
+    by["label_sets"] = False
     if cfg.limit:
         meta["metrics"]["val"] = _brief(result.best_metrics)
     else:
-        plain = evaluate_face(cfg.out, cfg.data, split="val", flip_average=False, device=eval_device)
-        flipped = evaluate_face(cfg.out, cfg.data, split="val", flip_average=True, device=eval_device)
+        plain = evaluate_face(cfg.out, cfg.data, split="val", flip_average=False, device=eval_device, **by)
+        flipped = evaluate_face(cfg.out, cfg.data, split="val", flip_average=True, device=eval_device, **by)
         meta["flip_average"] = choose_flip_average(cfg.test_time_flip, plain["macro_f1"], flipped["macro_f1"])
         meta["metrics"]["val_no_flip"] = _brief(plain)
         meta["metrics"]["val"] = flipped if meta["flip_average"] else plain
+        if ferplus:  # the other label set, for comparison with models trained on FER2013's labels
+            meta["metrics"]["val_fer2013"] = evaluate_face(cfg.out, cfg.data, split="val", device=eval_device,
+                                                           flip_average=meta["flip_average"], originals_only=True,
+                                                           label_sets=False)
     save_checkpoint(cfg.out, model.state_dict(), meta)
     if cfg.test:
-        meta["metrics"]["test"] = evaluate_face(cfg.out, cfg.data, split="test", device=eval_device)
+        test = evaluate_face(cfg.out, cfg.data, split="test", device=eval_device, **dict(by, label_sets=True))
+        meta["metrics"]["test"] = test  # with both label sets on the original pixels: test["label_sets"]
+        if ferplus:
+            meta["metrics"]["test_fer2013"] = test["label_sets"]["fer2013"]
         meta["metrics"]["test_slice500"] = _brief(
             evaluate_face(cfg.out, cfg.data, split="test", limit=500, device=eval_device))
         save_checkpoint(cfg.out, model.state_dict(), meta)
     print(f"saved {cfg.out} (best epoch {result.best_epoch}, {result.wall_s / 60:.1f} min)")
-    for name in ("val", "test"):
+    for name in ("val", "val_fer2013", "test", "test_fer2013"):
         if name in meta["metrics"]:
             print(format_report(meta["metrics"][name], f"{name} split"))
 
@@ -308,7 +342,7 @@ def _offline_views(teacher: Any, cfg: FaceConfig, xtr: np.ndarray, ytr: np.ndarr
                              cache, verbose=cfg.progress and main)
 
     views, logits = main_rank_first(dist_info, compute)
-    labels = np.tile(ytr, cfg.teacher_views)
+    labels = np.concatenate([ytr] * cfg.teacher_views)  # int labels or (N, 6) vote distributions
     return TensorDataset(torch.from_numpy(views), torch.from_numpy(labels), torch.from_numpy(logits))
 
 

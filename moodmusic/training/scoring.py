@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from moodmusic.moods import MOOD_INDEX, MOODS
-from moodmusic.training.datasets import SPLIT_ACTORS, fixed_subset, list_clips, load_fer, same_label_pairs, split_of
+from moodmusic.training.datasets import (
+    FER_FILE,
+    SPLIT_ACTORS,
+    fixed_subset,
+    list_clips,
+    load_fer,
+    same_label_pairs,
+    split_of,
+)
 from moodmusic.training.features import Windows, adapt, featurize, speaker_prior_of
 
 
@@ -47,17 +55,24 @@ def score(probs: np.ndarray, windows: Windows) -> dict[str, Any]:
 
 def evaluate_face(checkpoint_path: str | Path, data_dir: str | Path, split: str = "test",
                   limit: int | None = None, flip_average: bool | None = None,
-                  device: str | None = None) -> dict[str, Any]:
+                  device: str | None = None, labels: str = "fer2013",
+                  originals_only: bool = False, label_sets: bool | None = None) -> dict[str, Any]:
     """Score a saved face expert on a FER2013 split: accuracy, macro-F1, per-class recall, confusion matrix.
 
     Goes through `FaceExpert.predict`, the same path the app uses (with the
     checkpoint's flip-averaging setting unless `flip_average` overrides it).
     `limit` scores a fixed random subset of N images of the split (deterministic).
+    `labels` "ferplus" scores against the FER+ crowd majority (original pixels
+    only); `originals_only` drops the rows without FER2013's original pixels.
+    `label_sets` (by default, whenever a whole split is scored against
+    FER2013's labels) adds `result["label_sets"]`: the original-pixel rows
+    scored with both label sets, FER2013's own and the FER+ majority (the
+    model card's face table); files without FER+ votes give only the first.
     """
     from moodmusic.recognition.face_expert import FaceExpert
     from moodmusic.recognition.metrics import classification_metrics
 
-    x, y = load_fer(data_dir, (split,))[split]
+    x, y = load_fer(data_dir, (split,), labels=labels, originals_only=originals_only)[split]
     if limit:
         x, y = fixed_subset(x, y, limit)
     expert = FaceExpert.load(checkpoint_path)
@@ -68,8 +83,25 @@ def evaluate_face(checkpoint_path: str | Path, data_dir: str | Path, split: str 
     t = time.perf_counter()
     probs = np.concatenate([expert.predict(x[i:i + 512])[0] for i in range(0, len(x), 512)])
     result = classification_metrics(y, probs.argmax(1), list(MOODS))
-    result.update(split=split, flip_average=expert.flip_average, seconds=round(time.perf_counter() - t, 2))
+    result.update(split=split, flip_average=expert.flip_average, seconds=round(time.perf_counter() - t, 2),
+                  labels=labels, originals_only=originals_only or labels != "fer2013")
+    if label_sets if label_sets is not None else (labels == "fer2013" and not limit):
+        result["label_sets"] = _both_label_sets(expert, data_dir, split)
     return result
+
+
+def _both_label_sets(expert: Any, data_dir: str | Path, split: str) -> dict[str, Any]:
+    """The split's original-pixel rows against FER2013's labels and against the FER+ majority."""
+    from moodmusic.recognition.metrics import classification_metrics
+
+    with np.load(Path(data_dir) / FER_FILE) as blob:
+        has_votes = "ferplus_votes" in blob.files
+    out = {}
+    for labels in ("fer2013", "ferplus") if has_votes else ("fer2013",):
+        x, y = load_fer(data_dir, (split,), labels=labels, originals_only=True)[split]
+        probs = np.concatenate([expert.predict(x[i:i + 512])[0] for i in range(0, len(x), 512)])
+        out[labels] = classification_metrics(y, probs.argmax(1), list(MOODS))
+    return out
 
 
 def format_report(m: dict[str, Any], title: str) -> str:

@@ -200,3 +200,106 @@ def test_asking_for_a_gpu_that_is_not_there_is_one_clear_line(tmp_path, capsys):
     _fake_fer(tmp_path / "data")
     assert main(["train", "face", "--data", str(tmp_path / "data"), "--device", "cuda", "--epochs", "1"]) != 0
     assert "no usable GPU" in capsys.readouterr().err
+
+
+# --- FER+ crowd labels: the mapping, the majority, and `train face --labels ferplus` ---
+
+FERPLUS_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown",
+                   "NF"]
+
+
+def _fake_ferplus(folder, train_votes: list[int], n: int = 192, held_out: str = "val") -> np.ndarray:
+    """A FER2013-shaped file with FER+ votes: train rows all carry `train_votes`; held-out rows a clear
+    majority for their FER2013 label; every 16th row has no original pixels (votes -1). Returns the
+    held-out rows' majorities."""
+    x, y = tiny_faces(n)
+    split = np.array(["train", "train", held_out] * (n // 3))
+    column = {"angry": 4, "fear": 6, "happy": 1, "neutral": 0, "sad": 3, "surprise": 2}
+    votes = np.zeros((n, 10), np.int16)
+    for i in range(n):
+        if split[i] == "train":
+            votes[i] = train_votes
+        else:
+            votes[i, column[MOODS[y[i]]]], votes[i, 8] = 9, 1
+    original = np.arange(n) % 16 != 5
+    votes[~original] = -1
+    (folder / "faces").mkdir(parents=True)
+    np.savez(folder / "faces" / "fer2013.npz", images=x, labels=np.array([MOODS[i] for i in y]), split=split,
+             original=original, ferplus_votes=votes, ferplus_columns=np.array(FERPLUS_COLUMNS))
+    return y[(split == held_out) & original]
+
+
+def test_ferplus_votes_become_six_mood_distributions_and_fer_plus_majorities(tmp_path):
+    from moodmusic.training.datasets import FERPLUS_MOODS, ferplus_distribution, ferplus_majority, load_fer
+
+    assert list(FERPLUS_MOODS) == FERPLUS_COLUMNS and FERPLUS_MOODS["disgust"] is None
+    votes = np.array([[5, 0, 0, 0, 3, 2, 0, 0, 0, 0],   # neutral 5 of 10 -> not more than half: no majority
+                      [6, 0, 0, 0, 3, 0, 0, 0, 1, 0],   # the single 'unknown' vote is an outlier: neutral 6 of 9
+                      [0, 0, 0, 0, 2, 8, 0, 0, 0, 0],   # disgust majority: not one of our moods
+                      [0, 0, 0, 0, 0, 0, 0, 2, 2, 6],   # not a face
+                      [0, 1, 7, 0, 0, 0, 2, 0, 0, 0]])  # surprise
+    assert ferplus_majority(votes, FERPLUS_COLUMNS).tolist() == [-1, MOODS.index("neutral"), -1, -1,
+                                                                 MOODS.index("surprise")]
+    dist = ferplus_distribution(votes, FERPLUS_COLUMNS)
+    np.testing.assert_allclose(dist[0], [3 / 8, 0, 0, 5 / 8, 0, 0])  # disgust's 2 votes dropped, not angry
+    np.testing.assert_allclose(dist[2], [1, 0, 0, 0, 0, 0])  # only the anger votes are usable
+    assert dist[3].sum() == 0  # contempt, unknown and NF only: nothing usable
+    np.testing.assert_allclose(dist[[0, 1, 2, 4]].sum(1), 1, rtol=1e-6)
+
+    val_moods = _fake_ferplus(tmp_path, [0, 0, 0, 0, 0, 0, 0, 3, 7, 0])  # train rows: no usable vote at all
+    data = load_fer(tmp_path, ("train", "val"), labels="ferplus-votes")
+    assert len(data["train"][0]) == 0 and data["val"][1].dtype == np.float32
+    xv, yv = load_fer(tmp_path, ("val",), labels="ferplus")["val"]
+    assert yv.tolist() == val_moods.tolist()  # original pixels only (the -1 rows are gone), majority = label
+    assert len(load_fer(tmp_path, ("val",), originals_only=True)["val"][0]) == len(val_moods)
+    assert len(load_fer(tmp_path, ("val",))["val"][0]) == 64  # FER2013's labels keep every row unless asked
+
+
+def test_train_face_with_ferplus_labels_learns_the_crowd_votes(tmp_path):
+    """Every training image's votes say surprise (8) or neutral (2), while FER2013's labels go round all six:
+    trained on the votes the model reads unseen patches as surprise; trained on FER2013's labels it does not."""
+    from moodmusic.recognition.checkpoint import load_checkpoint
+    from moodmusic.recognition.face_expert import FaceExpert
+
+    _fake_ferplus(tmp_path / "data", [2, 0, 8, 0, 0, 0, 0, 0, 0, 0])
+    common = ["train", "face", "--data", str(tmp_path / "data"), "--epochs", "4", "--batch-size", "32",
+              "--lr", "0.01", "--threads", "1", "--no-test", "--no-progress", "--device", "cpu",
+              "--widths", "8", "8", "16", "--emb-dim", "16", "--test-time-flip", "never"]
+    surprise = {}
+    for labels in ("ferplus", "fer2013"):
+        out = tmp_path / f"{labels}.pt"
+        assert main([*common, "--labels", labels, "--out", str(out), "--run-dir", str(tmp_path / labels)]) == 0
+        probs, _ = FaceExpert.load(out).predict(tiny_faces(24, seed=1)[0])
+        surprise[labels] = float((probs.argmax(1) == MOODS.index("surprise")).mean())
+        _, meta = load_checkpoint(out, kind="face")
+        assert meta["labels"] == labels and f"--labels {labels}" in meta["command"]
+    assert meta["train_size"] == 128  # FER2013's labels: every training row
+    _, meta = load_checkpoint(tmp_path / "ferplus.pt", kind="face")
+    assert meta["train_size"] == 120 and "FER+" in meta["data"]  # rows without original pixels dropped
+    assert meta["metrics"]["val"]["n"] == 60  # chosen on the val FER+ majority, original pixels only
+    assert surprise["ferplus"] > 0.8 and surprise["fer2013"] < 0.5, surprise
+
+
+def test_an_unknown_label_set_is_refused_in_words(tmp_path, capsys):
+    from moodmusic.errors import UserError
+    from moodmusic.training.face import FaceConfig, train_face
+
+    _fake_ferplus(tmp_path / "data", [0, 0, 8, 0, 0, 0, 0, 0, 0, 0])
+    with pytest.raises(UserError, match="--labels must be one of fer2013, ferplus"):
+        train_face(FaceConfig(data=tmp_path / "data", labels="crowd"))
+    with pytest.raises(SystemExit):  # the command line offers only the two
+        main(["train", "face", "--data", str(tmp_path / "data"), "--labels", "crowd"])
+    assert "invalid choice: 'crowd'" in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_the_shared_data_has_fer_plus_majorities_for_most_original_test_faces(shared_data):
+    from moodmusic.training.datasets import load_fer
+
+    with np.load(shared_data / "faces" / "fer2013.npz") as blob:
+        test = (blob["split"] == "test") & blob["original"]
+        v = np.where(blob["ferplus_votes"] <= 1, 0, blob["ferplus_votes"])[test]
+    ours = np.isin(v.argmax(1), [0, 1, 2, 3, 4, 6])  # neutral happiness surprise sadness anger fear
+    x, y = load_fer(shared_data, ("test",), labels="ferplus")["test"]
+    assert len(y) == int((ours & (v.max(1) > 0.5 * v.sum(1))).sum()) and 3_000 < len(y) < 3_400
+    assert np.bincount(y, minlength=6).argmax() == MOODS.index("neutral")  # the crowd's most common answer
