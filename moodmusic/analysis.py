@@ -240,7 +240,7 @@ class Analyzer:
     def explain(self, analysis: Analysis) -> Analysis:
         """`analysis` with an `explanation` picture for every window that kept a face crop.
 
-        Occlusion heatmaps (`recognition.explain`): about 20-40 ms per face on a CPU,
+        Occlusion heatmaps (`recognition.explain`): about 60-140 ms per face on one CPU thread,
         so at most MAX_PICTURES faces per clip. They explain the face expert's own
         reading of the crop (what the live path runs), before any neutral baseline.
         """

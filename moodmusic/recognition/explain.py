@@ -16,8 +16,11 @@ covered it. Why this one:
   face wide, and its gradients describe the face net's logits, not the head
   that decides after it;
 - cost on a CPU: 100 patch positions (12x12 px, stride 4) are one batch of
-  100 crops through a net of about 26 M multiply-adds per crop, about
-  20-40 ms here, once per explained face. It is never run per frame.
+  101 crops through a net of about 26 M multiply-adds per crop: 63 ms at best,
+  139 ms median, on one thread of these 2 shared cores (one crop: 1.6 ms).
+  Grad-CAM would cost one forward and backward pass, a few ms; the price buys
+  an exact answer at the crop's resolution, and it is paid only on request
+  (a photo, a clip's windows, `predict --explain`), never per frame.
 
 **Voice: each window's share.** The clip's voice opinion is the mean of its
 windows' probabilities weighted by how voiced each was (`moodmusic.analysis`),

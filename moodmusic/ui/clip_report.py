@@ -195,7 +195,7 @@ PICTURES_SHOWN = 8  # windows shown at once; the rest behind an expander
 
 def render_why(analysis: Analysis, explain: Callable[[Analysis], Analysis] | None, key: str, per_row: int = 4) -> None:
     """On request, each face read with a heatmap of what drove the face model (occlusion: see
-    `recognition.explain`); computed once per clip when asked (about 20-40 ms a face), never by default."""
+    `recognition.explain`); computed once per clip when asked (about 0.1 s a face), never by default."""
     import streamlit as st
 
     if explain is None or not any(s.face_crop is not None for s in analysis.segments):
