@@ -167,6 +167,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += _fusion_section(fusion)
     if card.get("calibration"):
         out += _calibration_section(card["calibration"], card.get("figures", {}))
+    if card.get("talking"):
+        out += _talking_section(card["talking"])
     out += _references_and_limits(card.get("commands") or {})
     return "\n".join(out) + "\n"
 
@@ -565,6 +567,26 @@ def _proof_tables(proof: dict[str, Any]) -> list[str]:
                "pairs are real (the AU model's heads, the same rule form fitted on actors 17–20, clip level); "
                "MEAD M030 is one speaker, frame level, voice only in its one talking clip.")
     return out
+
+
+def _talking_section(talk: dict[str, Any]) -> list[str]:
+    """The live engine on real talking clips: flicker, the share of the clip's mood, how fast a change shows."""
+    out = ["## The live engine on real talking clips", "",
+           f"Each {talk.get('speaker', 'MEAD')} clip plays through the live engine on a simulated clock "
+           f"({talk.get('seconds', 40):.0f} s, looped, with its sound where it has some), read four times a "
+           "second as the page does (`python -m moodmusic bench --talking`). One speaker: a check of how steady "
+           "the shown mood is while a person talks, not an accuracy claim. Targets: at most 8 switches a "
+           "minute, the clip's mood at least 75% of the time, a real change within 1.5 s.", "",
+           "| clip | mood | switches a minute | shows its mood | shown most |", "| --- | --- | --- | --- | --- |"]
+    for r in talk.get("talking_clips", []):
+        shown = ", ".join(str(m) for m in r.get("shown", {}))
+        out.append(f"| {r['clip']} | {r['mood']} | {r['switches_per_min']:.1f} | {_pct(r['right_share'])} | {shown} |")
+    changes = [c for c in talk.get("talking_changes", []) if c.get("delay_s") is not None]
+    if changes:
+        delays = [c["delay_s"] for c in changes]
+        out += ["", f"A real change (one clip for 10 s, then another the engine reads right) shows after "
+                    f"{min(delays):.2f}–{max(delays):.2f} s ({len(changes)} changes)."]
+    return out + [""]
 
 
 def _references_and_limits(commands: dict[str, str]) -> list[str]:
