@@ -38,6 +38,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _drain(receive, DRAIN_BYTES)
             await JSONResponse({"error": too_large_message(self.max_bytes)}, status_code=413,
                                headers={"Connection": "close"})(scope, receive, send)
             return
@@ -49,10 +50,29 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:  # FastAPI passes an HTTPException from the body on as it is
+                    if message.get("more_body"):
+                        await _drain(receive, DRAIN_BYTES)
                     raise HTTPException(413, too_large_message(self.max_bytes))
             return message
 
         await self.app(scope, counted, send)
+
+
+DRAIN_BYTES = 64 * 1024 * 1024  # read and drop up to this much of a refused body, so the client can read the 413
+
+
+async def _drain(receive: Any, budget: int) -> None:
+    """Read a refused body into nothing: a client still sending when the socket closes sees a reset, not the 413.
+
+    Past `budget` the connection is closed anyway; the client is then sending far more than allowed.
+    """
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 class Busy(Exception):
@@ -85,7 +105,10 @@ class Gate:
             raise Busy(self.retry_after())
         self.waiting += 1
         try:
-            await asyncio.wait_for(self._free.acquire(), timeout=self.wait_s)
+            if self._free.locked():
+                await asyncio.wait_for(self._free.acquire(), timeout=self.wait_s)
+            else:  # free now: take it (wait_for with a timeout of 0 would refuse even a free slot)
+                await self._free.acquire()
         except TimeoutError:
             raise Busy(self.retry_after()) from None
         finally:
