@@ -112,10 +112,14 @@ class Models:
         return {"models": loaded, "catalog_tracks": len(self.catalog) if self.catalog is not None else 0}
 
     @property
+    def can_analyse(self) -> bool:
+        """At least one expert (face or voice) loaded: predict has something to read with."""
+        return self.analyzer is not None and (self.experts.face is not None or self.experts.voice is not None)
+
+    @property
     def ready(self) -> bool:
-        """Predict can read something (a face or a voice) and recommend has a catalog."""
-        h = self.health()["models"]
-        return self.analyzer is not None and (h["face"] or h["voice"]) and h["catalog"]
+        """Predict can read something and recommend has a catalog."""
+        return self.can_analyse and self.catalog is not None
 
 
 def _analyse_upload(models: Models, settings: Settings, src: BinaryIO, name: str) -> tuple[int, dict]:
@@ -215,8 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          503: {"description": "busy (Retry-After) or no models loaded", **_ERROR}})
     async def predict(file: UploadFile = File(..., description="an image (jpg, png), audio (wav, flac, mp3, ogg) "
                                                                  "or video (mp4, webm, mov, avi, flv, mkv)")) -> Response:
-        if models.analyzer is None:
-            return error(503, "the models are not loaded: " + "; ".join(models.problems))
+        if not models.can_analyse:
+            return error(503, "no model is loaded: " + "; ".join(models.problems))
         name = upload_name(file.filename)
         try:
             async with gate.slot():

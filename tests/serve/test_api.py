@@ -177,6 +177,28 @@ def test_the_open_server_needs_no_token(open_server):
     assert call(open_server.url + "/recommend?mood=sad&n=2").status == 200
 
 
+def test_health_says_what_failed_to_load_and_the_server_refuses_with_503(tmp_path):
+    """No models and no catalog: alive, not ready, and predict and recommend say why."""
+    (tmp_path / "no-models").mkdir()
+    server = Server(tmp_path, MOODMUSIC_MODELS_DIR=str(tmp_path / "no-models"),
+                    MOODMUSIC_CATALOG=str(tmp_path / "none.npz"))
+    try:
+        server.wait()
+        assert call(server.url + "/health/live").status == 200
+        health = call(server.url + "/health")
+        assert health.status == 503 and health.json()["status"] == "unavailable"
+        assert health.json()["models"] == {"face": False, "voice": False, "fusion": False, "catalog": False}
+        problems = " ".join(health.json()["problems"])
+        assert "face_expert.pt is missing" in problems and "voice_expert.pt is missing" in problems
+        assert "catalog not found" in problems
+        predicted = upload(server.url + "/predict", FACE.name, FACE.read_bytes())
+        assert predicted.status == 503 and "face_expert.pt" in predicted.json()["error"]
+        recommended = call(server.url + "/recommend?mood=sad")
+        assert recommended.status == 503 and "catalog not found" in recommended.json()["error"]
+    finally:
+        server.stop()
+
+
 def test_openapi_docs(guarded):
     docs = call(guarded.url + "/docs")
     assert docs.status == 200 and b"swagger" in docs.body.lower()
