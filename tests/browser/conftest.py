@@ -29,7 +29,7 @@ def app_server(tmp_path_factory) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port, with its own home (store, cache) and no keys."""
     port = free_port()
     home = tmp_path_factory.mktemp("home")
-    server = start_app(home, port, {"MOODMUSIC_STABLE_SECONDS": "1.5"}, drop=(
+    server = start_app(home, port, {}, drop=(
         "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
     yield f"http://127.0.0.1:{port}"
     server.terminate()

@@ -61,7 +61,7 @@ def server(tmp_path_factory):
     home = tmp_path_factory.mktemp("session-end")
     port = free_port()
     # Disconnected sessions are kept 5 s for reconnection (Streamlit's default: 120 s), so closed tabs' sessions go.
-    extra = {"MOODMUSIC_STABLE_SECONDS": "1.5", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "5"}
+    extra = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "5"}
     proc = start_app(home, port, extra, drop=(
         "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
     yield f"http://127.0.0.1:{port}", proc

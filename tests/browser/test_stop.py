@@ -68,7 +68,7 @@ def test_after_stop_the_page_shows_no_current_mood_and_stores_nothing(tmp_path, 
 
     home, port, db = tmp_path / "home", free_port(), tmp_path / "history.sqlite3"
     home.mkdir()
-    proc = start_app(home, port, {"MOODMUSIC_DB": str(db), "MOODMUSIC_STABLE_SECONDS": "1.5"}, drop=(
+    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=(
         "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
     timeout = EngineConfig().signal_timeout
     try:
