@@ -2,6 +2,8 @@ r"""Escaping for text from outside (track names, artists, file names) before it 
 
 >>> print(plain("**Bold** <b>x</b> [link](http://x)"))
 \*\*Bold\*\* &lt;b&gt;x&lt;/b&gt; \[link\]\(http\://x\)
+>>> print(plain("Don't You Know I'm In a Band"))   # quotes need no escaping in markdown
+Don't You Know I'm In a Band
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$:])")
 
 
 def plain(text: object) -> str:
-    """Text safe for st.markdown/st.caption: HTML escaped and markdown neutralised."""
-    s = html.escape(str(text), quote=True)
+    """Text safe for st.markdown/st.caption: HTML escaped and markdown neutralised.
+
+    Quotes are left alone: their entities (`&#x27;`) hold a `#`, which the markdown escaping below would
+    break into `&\\#x27;`, and the page would then show the code instead of the apostrophe.
+    """
+    s = html.escape(str(text), quote=False)
     return _MARKDOWN_SPECIALS.sub(r"\\\1", s)
 
 
