@@ -29,6 +29,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# What a test or benchmark server runs without: no Spotify keys (the offline catalog) and no TURN relay.
+NO_KEYS: tuple[str, ...] = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID",
+                            "TWILIO_ACCOUNT_SID", "HF_TOKEN")
+
+
 def start_app(
     home: Path, port: int, extra_env: dict[str, str] | None = None, drop: tuple[str, ...] = ()
 ) -> subprocess.Popen:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moodmusic import samples
-from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
+from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from moodmusic.config import ROOT
 
 DESKTOP = {"width": 1400, "height": 1000}
@@ -229,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         video = write_y4m(home / "face.y4m", samples.face_frame(), fps=15)
         audio = write_speech_wav(home / "speech.wav")
         port = free_port()
-        server = start_app(home, port, drop=("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID",
-                                             "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        server = start_app(home, port, drop=NO_KEYS)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio),

@@ -6,6 +6,7 @@ and the benchmark see the page the same way.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,11 @@ import pytest
 
 from moodmusic import samples
 from moodmusic.bench.browser import CHROMIUM, chromium_args, write_speech_wav, write_y4m
-from moodmusic.bench.page import free_port, start_app
+from moodmusic.bench.page import NO_KEYS, free_port, start_app
+from tests.conftest import SHARED_DATA
+
+# A real person talking, with speech: the MEAD speaker's sad clip (shared data, see its README)
+TALKING = SHARED_DATA / "video" / "mead_m030" / "M030_sad_level3_talking.mp4"
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +30,27 @@ def media_files(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
+def talking_media(tmp_path_factory) -> tuple[Path, Path]:
+    """The fake camera's y4m and the fake microphone's wav from a real talking clip with speech; the sample
+    face and speech where the shared data is missing (a fresh clone)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is needed (scripts/setup.sh --dev installs it)")
+    d = tmp_path_factory.mktemp("talking-media")
+    if TALKING.is_file():
+        video, audio = d / "talking.y4m", d / "talking.wav"
+        for args in (["-pix_fmt", "yuv420p", str(video)],
+                     ["-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(audio)]):
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(TALKING), *args], check=True)
+        return video, audio
+    return write_y4m(d / "face.y4m", samples.face_frame(), fps=15), write_speech_wav(d / "speech.wav")
+
+
+@pytest.fixture(scope="session")
 def app_server(tmp_path_factory) -> Iterator[str]:
     """`streamlit run app.py` on a free loopback port, with its own home (store, cache) and no keys."""
     port = free_port()
     home = tmp_path_factory.mktemp("home")
-    server = start_app(home, port, {}, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    server = start_app(home, port, {}, drop=NO_KEYS)
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from moodmusic.bench.browser import CHROMIUM, chromium_args, write_speech_wav, write_y4m
-from moodmusic.bench.page import free_port, start_app
+from moodmusic.bench.page import NO_KEYS, free_port, start_app
 from tests.game.faces import two_faces
 from tests.live.conftest import wait_for
 
@@ -43,8 +43,7 @@ def test_two_faces_play_a_happy_round_and_the_happy_face_scores_more(tmp_path):
     audio = write_speech_wav(tmp_path / "speech.wav")
     home, port, db = tmp_path / "home", free_port(), tmp_path / "history.sqlite3"
     home.mkdir()
-    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=NO_KEYS)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from moodmusic.bench.browser import CHROMIUM, chromium_args
-from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
+from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from moodmusic.store import Store
 from tests.live.conftest import wait_for
 
@@ -67,8 +67,7 @@ def test_this_session_still_lists_its_readings_after_a_reload(tmp_path, media_fi
 
     home, port, db = tmp_path / "home", free_port(), tmp_path / "history.sqlite3"
     home.mkdir()
-    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=NO_KEYS)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(*media_files))

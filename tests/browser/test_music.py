@@ -16,40 +16,21 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from moodmusic import samples
-from moodmusic.bench.browser import CHROMIUM, chromium_args, write_speech_wav, write_y4m
-from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
-from tests.conftest import SHARED_DATA
+from moodmusic.bench.browser import CHROMIUM, chromium_args
+from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from tests.live.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
-TALKING = SHARED_DATA / "video" / "mead_m030" / "M030_sad_level3_talking.mp4"
 ENTITY = re.compile(r"&(#x?[0-9a-fA-F]+|amp|quot|lt|gt|apos);")
 FIRST_MUSIC_S = 8.0  # issue 20: music within 8 s of START for a person who stays in one mood
 CONTROL_S = 3.0  # aimed at 1 s; generous for a loaded 2-core box that also runs the browser
-
-
-@pytest.fixture(scope="module")
-def talking_media(tmp_path_factory) -> tuple[Path, Path]:
-    """The fake camera's y4m and the fake microphone's wav, from a real talking clip."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is needed (scripts/setup.sh --dev installs it)")
-    d = tmp_path_factory.mktemp("music-media")
-    if TALKING.is_file():
-        video, audio = d / "talking.y4m", d / "talking.wav"
-        for args in (["-pix_fmt", "yuv420p", str(video)],
-                     ["-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(audio)]):
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(TALKING), *args], check=True)
-        return video, audio
-    return write_y4m(d / "face.y4m", samples.face_frame(), fps=15), write_speech_wav(d / "speech.wav")
 
 
 def track_ids(page) -> list[str]:
@@ -92,8 +73,7 @@ def test_music_comes_soon_answers_controls_and_remembers_likes(tmp_path, talking
 
     home, port, db = tmp_path / "home", free_port(), tmp_path / "history.sqlite3"
     home.mkdir()
-    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=NO_KEYS)
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as p:

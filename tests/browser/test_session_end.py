@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from moodmusic.bench.browser import CHROMIUM, chromium_args
-from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
+from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from moodmusic.live.session import VOICE_THREAD, EngineConfig
 from tests.live.conftest import wait_for
 
@@ -62,8 +62,7 @@ def server(tmp_path_factory):
     port = free_port()
     # Disconnected sessions are kept 5 s for reconnection (Streamlit's default: 120 s), so closed tabs' sessions go.
     extra = {"STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "5"}
-    proc = start_app(home, port, extra, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    proc = start_app(home, port, extra, drop=NO_KEYS)
     yield f"http://127.0.0.1:{port}", proc
     proc.terminate()
     proc.wait(10)

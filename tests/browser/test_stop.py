@@ -14,40 +14,22 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from moodmusic.bench.browser import CHROMIUM, chromium_args, write_speech_wav, write_y4m
-from moodmusic.bench.page import MOOD_TEXT, free_port, start_app
+from moodmusic.bench.browser import CHROMIUM, chromium_args
+from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from moodmusic.live.session import EngineConfig
-from moodmusic import samples
-from tests.conftest import SHARED_DATA
 from tests.live.conftest import wait_for
 
 pytestmark = pytest.mark.browser
 
-TALKING = SHARED_DATA / "video" / "mead_m030" / "M030_sad_level3_talking.mp4"
 LAST_MOOD = re.compile(r"Last mood: \w+ \(\d+ s ago\)")
 WATCH_S = 8.0  # how long the stopped page is watched (the voice worker stays 20 s: the old phantom lived on it)
 PAGE_SLACK_S = 1.5  # the badge refreshes every 0.25 s and the store's writer every 1 s, on a busy box
-
-
-@pytest.fixture(scope="module")
-def talking_media(tmp_path_factory) -> tuple[Path, Path]:
-    """The fake camera's y4m and the fake microphone's wav, from a real talking clip."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is needed (scripts/setup.sh --dev installs it)")
-    d = tmp_path_factory.mktemp("stop-media")
-    if TALKING.is_file():
-        video, audio = d / "talking.y4m", d / "talking.wav"
-        for args in (["-pix_fmt", "yuv420p", str(video)], ["-vn", "-ac", "1", "-ar", "48000", "-c:a", "pcm_s16le", str(audio)]):
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(TALKING), *args], check=True)
-        return video, audio
-    return write_y4m(d / "face.y4m", samples.face_frame(), fps=15), write_speech_wav(d / "speech.wav")
 
 
 def readings(db: Path) -> list[tuple[float, str]]:
@@ -68,8 +50,7 @@ def test_after_stop_the_page_shows_no_current_mood_and_stores_nothing(tmp_path, 
 
     home, port, db = tmp_path / "home", free_port(), tmp_path / "history.sqlite3"
     home.mkdir()
-    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=(
-        "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+    proc = start_app(home, port, {"MOODMUSIC_DB": str(db)}, drop=NO_KEYS)
     timeout = EngineConfig().signal_timeout
     try:
         with sync_playwright() as p:
