@@ -40,6 +40,17 @@ def feed_audio(session, frames, clock, hop=0.5):
             since = 0.0
 
 
+def feed_both(session, face_frame, speech_frames, clock):
+    """Speech in 20 ms frames with the camera at about 17 fps beside it, a voice step every 0.5 s."""
+    for i, f in enumerate(speech_frames):
+        session.on_audio(f, rate=48000, channels=2)
+        if i % 3 == 0:
+            session.on_video(face_frame)
+        clock.advance(0.02)
+        if i % 25 == 24:
+            session.voice_step()
+
+
 def make(experts, clock, face=True, voice=True, learn_speaker=True, **cfg):
     """A session as the app builds it: the voice models read features measured against the speaker."""
     return LiveSession(
@@ -109,13 +120,7 @@ def test_silence_then_speech(experts, clock, silence_frames, speech_frames):
 
 def test_both_modalities_share_the_weight(experts, clock, face_frame, speech_frames):
     s = make(experts, clock)
-    for i, f in enumerate(speech_frames):
-        s.on_audio(f, rate=48000, channels=2)
-        if i % 3 == 0:
-            s.on_video(face_frame)
-        clock.advance(0.02)
-        if i % 25 == 24:
-            s.voice_step()
+    feed_both(s, face_frame, speech_frames, clock)
     snap = s.snapshot()
     assert snap.face is not None and snap.voice is not None
     assert snap.face.weight + snap.voice.weight == pytest.approx(1.0)
@@ -190,13 +195,7 @@ def test_when_the_camera_stops_its_opinion_goes_at_once(experts, clock, face_fra
 def test_stop_with_face_and_voice_leaves_no_mood_and_a_stopped_microphone_no_voice(
         experts, clock, face_frame, speech_frames):
     s = make(experts, clock, forget_after=10.0)
-    for i, f in enumerate(speech_frames):  # the camera at about 17 fps beside the microphone
-        s.on_audio(f, rate=48000, channels=2)
-        if i % 3 == 0:
-            s.on_video(face_frame)
-        clock.advance(0.02)
-        if i % 25 == 24:
-            s.voice_step()
+    feed_both(s, face_frame, speech_frames, clock)
     snap = s.snapshot()
     assert snap.face is not None and snap.voice is not None and snap.mood is not None
     feed_video(s, face_frame, clock, 2.0)  # the microphone stopped, the camera goes on
