@@ -111,6 +111,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# What a person's history is made of: counted, exported and deleted together (with their `sessions` rows).
+HISTORY_TABLES: tuple[str, ...] = ("readings", "shown", "feedback", "games")
+
+
+# A feedback row `f`'s track name and artist, as the last list that showed the track had them.
+_NAME_AND_ARTIST = (
+    "COALESCE((SELECT s.name FROM shown s WHERE s.track_id = f.track_id AND s.name != '' "
+    "ORDER BY s.ts DESC LIMIT 1), ''), "
+    "COALESCE((SELECT s.artist FROM shown s WHERE s.track_id = f.track_id AND s.artist != '' "
+    "ORDER BY s.ts DESC LIMIT 1), '')"
+)
 
 
 class StoreError(Exception):
@@ -355,10 +366,7 @@ class Store:
         where, params = self._scope(session_id, user_id, "f.")
         rows = self._read(
             "SELECT f.mood, f.track_id, f.liked, f.ts, "
-            "  COALESCE((SELECT s.name FROM shown s WHERE s.track_id = f.track_id AND s.name != '' "
-            "            ORDER BY s.ts DESC LIMIT 1), ''), "
-            "  COALESCE((SELECT s.artist FROM shown s WHERE s.track_id = f.track_id AND s.artist != '' "
-            "            ORDER BY s.ts DESC LIMIT 1), '') "
+            f"{_NAME_AND_ARTIST} "
             f"FROM feedback f WHERE 1 = 1{where} ORDER BY f.ts, f.id", params)
         latest: dict[tuple[str, str], tuple] = {}
         for mood, track_id, liked, ts, name, artist in rows:
@@ -391,10 +399,7 @@ class Store:
         inner, _ = self._scope(session_id, user_id, "g.")
         rows = self._read(
             "SELECT f.track_id, f.ts, f.mood, "
-            "  COALESCE((SELECT s.name FROM shown s WHERE s.track_id = f.track_id AND s.name != '' "
-            "            ORDER BY s.ts DESC LIMIT 1), ''), "
-            "  COALESCE((SELECT s.artist FROM shown s WHERE s.track_id = f.track_id AND s.artist != '' "
-            "            ORDER BY s.ts DESC LIMIT 1), '') "
+            f"{_NAME_AND_ARTIST} "
             "FROM feedback f WHERE f.liked = 1 AND f.id = (SELECT MAX(g.id) FROM feedback g "
             f"WHERE g.track_id = f.track_id{inner}){where} ORDER BY f.ts DESC, f.id DESC LIMIT ?",
             (*params, *params, int(limit)))
@@ -410,6 +415,7 @@ class Store:
             "readings": "SELECT session_id, ts, mood, confidence, face_conf, voice_conf FROM readings",
             "shown": "SELECT session_id, ts, track_id, mood, strategy, name, artist FROM shown",
             "feedback": "SELECT session_id, ts, track_id, liked, mood FROM feedback",
+            "games": "SELECT session_id, ts, rounds, players, p1, p2, winner FROM games",
         }
         with self._lock:
             try:
@@ -440,7 +446,7 @@ class Store:
         with self._write("the deletion") as conn:
             ids = [key] + [r[0] for r in conn.execute("SELECT session_id FROM sessions WHERE user_id = ?", (key,))]
             marks = ",".join("?" * len(ids))
-            for table in ("readings", "shown", "feedback", "games", "sessions"):
+            for table in (*HISTORY_TABLES, "sessions"):
                 total += conn.execute(f"DELETE FROM {table} WHERE session_id IN ({marks})", ids).rowcount
         self._known_sessions.difference_update(ids)
         self.checkpoint()
@@ -483,7 +489,7 @@ class Store:
         """Rows per table: all of them, or one session's or one user's (what the History page shows)."""
         where, params = self._scope(session_id, user_id)
         return {t: self._read(f"SELECT COUNT(*) FROM {t} WHERE 1 = 1{where}", params)[0][0]
-                for t in ("sessions", "readings", "shown", "feedback")}
+                for t in ("sessions", *HISTORY_TABLES)}
 
     def close(self) -> None:
         with self._lock:

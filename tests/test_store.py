@@ -83,10 +83,12 @@ def test_export_writes_everything_as_json(store, tmp_path):
     store.add_reading("s1", "happy", 0.9, ts=T0, user_id="ann")
     store.add_shown("s1", "t1", "happy", "lift", name="N", artist="A", ts=T0)
     store.add_feedback("s1", "t1", True, "happy", ts=T0)
+    store.add_game("s1", 3, (120, 80), 1, ts=T0)
     store.add_reading("s2", "sad", 0.4, ts=T0)
     counts = store.export(tmp_path / "out.json", user_id="ann")
     doc = json.loads((tmp_path / "out.json").read_text())
-    assert counts == {"sessions": 1, "readings": 1, "shown": 1, "feedback": 1}
+    assert counts == {"sessions": 1, "readings": 1, "shown": 1, "feedback": 1, "games": 1}
+    assert doc["games"] == [{"session_id": "s1", "ts": T0, "rounds": 3, "players": 2, "p1": 120, "p2": 80, "winner": 1}]
     assert doc["schema"] == SCHEMA_VERSION
     assert doc["feedback"] == [{"session_id": "s1", "ts": T0, "track_id": "t1", "liked": True, "mood": "happy"}]
 
@@ -97,11 +99,11 @@ def test_counts_follow_the_session_or_user_asked_for(store):
     store.add_shown("s1", "t1", "happy", "match", ts=T0)
     store.add_reading("s2", "sad", 0.4, ts=T0)
     store.add_feedback("s2", "t1", False, "sad", ts=T0)
-    assert store.counts() == {"sessions": 2, "readings": 4, "shown": 1, "feedback": 1}
-    assert store.counts("s1") == {"sessions": 1, "readings": 3, "shown": 1, "feedback": 0}
-    assert store.counts("s2") == {"sessions": 1, "readings": 1, "shown": 0, "feedback": 1}
+    assert store.counts() == {"sessions": 2, "readings": 4, "shown": 1, "feedback": 1, "games": 0}
+    assert store.counts("s1") == {"sessions": 1, "readings": 3, "shown": 1, "feedback": 0, "games": 0}
+    assert store.counts("s2") == {"sessions": 1, "readings": 1, "shown": 0, "feedback": 1, "games": 0}
     assert store.counts(user_id="ann") == store.counts("s1")
-    assert store.counts("nobody") == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0}
+    assert store.counts("nobody") == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0, "games": 0}
 
 
 def test_delete_history_leaves_no_trace_in_the_files(db, store):
@@ -162,7 +164,7 @@ def test_processes_writing_at_once_lose_no_row(db, store):
         store.add_feedback("here", f"t{k}", k % 2 == 0, "sad")
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
-    assert store.counts() == {"sessions": 5, "readings": 600, "shown": 600, "feedback": 150}
+    assert store.counts() == {"sessions": 5, "readings": 600, "shown": 600, "feedback": 150, "games": 0}
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

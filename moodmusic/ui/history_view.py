@@ -41,10 +41,13 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def contents_text(counts: dict[str, int]) -> str:
-    """"7 mood readings, 8 tracks shown and 1 like or skip": the store's rows in words."""
-    return (f"{_count(counts['readings'], 'mood reading', 'mood readings')}, "
-            f"{_count(counts['shown'], 'track shown', 'tracks shown')} and "
-            f"{_count(counts['feedback'], 'like or skip', 'likes or skips')}")
+    """"7 mood readings, 8 tracks shown and 1 like or skip" (and mood-game matches, if any): the rows in words."""
+    parts = [_count(counts['readings'], 'mood reading', 'mood readings'),
+             _count(counts['shown'], 'track shown', 'tracks shown'),
+             _count(counts['feedback'], 'like or skip', 'likes or skips')]
+    if counts.get("games"):
+        parts.append(_count(counts["games"], "mood-game match", "mood-game matches"))
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def stored_text(counts: dict[str, int], this_session: bool) -> str:

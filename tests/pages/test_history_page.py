@@ -86,7 +86,7 @@ def test_delete_really_empties_the_history(home, store):
     at.button(key="history-delete").click().run()
     at.button(key="history-delete-yes").click().run()
     assert not at.exception
-    assert store.counts() == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0}
+    assert store.counts() == {"sessions": 0, "readings": 0, "shown": 0, "feedback": 0, "games": 0}
     assert [s.value for s in at.success] == [
         "Deleted all history on this computer: 7 mood readings, 1 track shown and 1 like or skip."]
     assert any("No mood readings yet" in e.value for e in at.info)
