@@ -77,3 +77,23 @@ def browser_page(chromium):
         yield context.new_page()
     finally:
         context.close()
+
+
+def open_page(page, name: str, landmark: str, attempts: int = 3, timeout_ms: int = 30_000) -> None:
+    """Click the sidebar link to page `name` until `landmark` text shows.
+
+    A click on a navigation link that lands while a fresh page (after a reload, on a
+    loaded machine) is still connecting its websocket can be dropped by Streamlit's
+    front end: the page stays where it was. Clicking again is what a person does.
+    """
+    import re
+
+    link = page.get_by_role("link", name=re.compile(name)).first
+    for attempt in range(attempts):
+        link.click(timeout=timeout_ms)
+        try:
+            page.get_by_text(landmark).first.wait_for(timeout=timeout_ms)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise AssertionError(f"page {name!r} did not open: {page.inner_text('body')[:2000]}") from None

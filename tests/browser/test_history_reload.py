@@ -23,6 +23,7 @@ import pytest
 from moodmusic.bench.browser import CHROMIUM, chromium_args
 from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
 from moodmusic.store import Store
+from tests.browser.conftest import open_page
 from tests.live.conftest import wait_for
 
 pytestmark = pytest.mark.browser
@@ -87,8 +88,7 @@ def test_this_session_still_lists_its_readings_after_a_reload(tmp_path, media_fi
                     for i in range(5):
                         other.add_reading("another-browser-session", "sad", 0.7, ts=time.time() - 60 + 2 * i)
 
-                page.get_by_role("link", name=re.compile("History")).first.click()
-                page.get_by_text("Whose history").first.wait_for(timeout=30_000)
+                open_page(page, "History", "Whose history")
                 assert _shown(page) == mine + 5  # all sessions
                 assert _this_session(page) == mine
                 assert wait_for(lambda: _sid(page) == sid, 10), page.evaluate("location.href")  # the History page's address has it

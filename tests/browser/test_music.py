@@ -24,6 +24,7 @@ import pytest
 
 from moodmusic.bench.browser import CHROMIUM, chromium_args
 from moodmusic.bench.page import MOOD_TEXT, NO_KEYS, free_port, start_app
+from tests.browser.conftest import open_page
 from tests.live.conftest import wait_for
 
 pytestmark = pytest.mark.browser
@@ -143,9 +144,12 @@ def test_music_comes_soon_answers_controls_and_remembers_likes(tmp_path, talking
 
                 # After a reload (a new Streamlit session) the like is still there: History lists it
                 page.reload(wait_until="domcontentloaded")
-                page.get_by_role("link", name=re.compile("History")).first.click()
+                open_page(page, "History", "Tracks you liked")
                 listed = page.locator(f".mm-liked-track[data-track-id='{liked}']")
-                listed.wait_for(timeout=60_000)
+                try:
+                    listed.wait_for(timeout=30_000)
+                except Exception:
+                    raise AssertionError(f"{liked} not listed: {page.inner_text('body')[:3000]}") from None
                 text = listed.inner_text()
                 assert name.replace("♥ Liked", "").strip() in text and not ENTITY.search(text), text
             finally:
