@@ -11,7 +11,7 @@ dev=0
 [ "${1:-}" = "--dev" ] && dev=1
 
 apt_packages=(libportaudio2 ffmpeg libsndfile1)
-[ $dev = 1 ] && apt_packages+=(chromium fonts-noto-color-emoji)  # the emoji font: without it headless Chromium draws emoji as boxes in screenshots
+[ $dev = 1 ] && apt_packages+=(chromium fonts-noto-color-emoji postgresql haproxy coturn)  # the emoji font: without it headless Chromium draws emoji as boxes in screenshots; PostgreSQL, HAProxy and coturn: the serving tests start real ones on loopback
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
