@@ -68,5 +68,7 @@ def test_thread_meter_tells_the_engine_threads_cpu_apart():
     stop.set()
     for t in threads:
         t.join()
-    assert used.get(VIDEO_THREAD, 0.0) > 0.3
-    assert used.get("moodmusic-idle", 0.0) < 0.1
+    # A spinning thread gets most of a core on a quiet machine and less beside a loaded
+    # CI box; a waiting one gets none. The meter must tell them apart by name either way.
+    busy, idle = used.get(VIDEO_THREAD, 0.0), used.get("moodmusic-idle", 0.0)
+    assert busy > 0.1 and idle < 0.05 and busy > 5 * idle, used

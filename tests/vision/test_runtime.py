@@ -172,11 +172,20 @@ def test_litert_inference_lets_other_python_threads_run(monkeypatch):
     from moodmusic.bench.vision import gil_report
 
     monkeypatch.delenv(rt.RUNTIME_ENV, raising=False)
-    report = gil_report(seconds=0.5)
-    holding = report["control: pure-Python loop (holds it)"]
-    for name in ("detector model", "mesh model"):
-        assert report[name]["share_with_wakeup"] > 0.5, (name, report)
-        assert report[name]["wakeups_per_ms"] > 3 * holding["wakeups_per_ms"], (name, report)
+
+    def failures(report: dict) -> list:
+        holding = report["control: pure-Python loop (holds it)"]
+        return [(name, report[name]) for name in ("detector model", "mesh model")
+                if report[name]["share_with_wakeup"] <= 0.5
+                or report[name]["wakeups_per_ms"] <= 3 * holding["wakeups_per_ms"]]
+
+    # A model that holds the GIL fails every try; a busy neighbour on 2 cores (CI runs
+    # browsers beside this) can starve one 0.5 s window, so up to three are measured.
+    for _ in range(3):
+        report = gil_report(seconds=0.5)
+        if not failures(report):
+            break
+    assert not failures(report), report
 
 
 def test_bench_names_the_runtime_and_refuses_a_bad_switch_without_a_traceback(tmp_path):
