@@ -37,6 +37,7 @@ from moodmusic.music.dominant import MIN_EVIDENCE_S, dominant_mood, music_headin
 from moodmusic.ui import components as ui  # noqa: E402
 from moodmusic.ui import local_source, music_panel, resources, spotify_account, streamer  # noqa: E402
 from moodmusic.ui import baseline_control  # noqa: E402
+from moodmusic.ui import why_panel  # noqa: E402
 from moodmusic.ui.music_panel import STRATEGY_LABELS  # noqa: E402
 
 try:
@@ -234,6 +235,7 @@ def music_list() -> None:
 with right:
     alone(mood_now, key="mm-mood")
     alone(evidence_now)
+    alone(lambda: why_panel.render(live))  # "Why?": on request, computed in this fragment's run, never per frame
     alone(music_watch)
     music_list()
 with watch:

@@ -154,6 +154,27 @@ class Overlay(NamedTuple):
     label: str | None = None
 
 
+class FaceRead(NamedTuple):
+    """The face the face expert read last, for the page's "Why?" (`LiveSession.latest_face`).
+
+    The video thread keeps it by reference as it reads (the crop is a fresh
+    array per frame, the probabilities the expert's own output row): no copy,
+    no extra compute per frame. Whatever explains it runs in the caller's thread.
+    """
+
+    crop: np.ndarray  # (48, 48) uint8: the aligned crop the face expert read
+    probs: np.ndarray  # (6,): the face expert's reading of it, before any neutral baseline
+    at: float  # the session's clock when the frame arrived
+
+    @property
+    def mood(self) -> str:
+        return MOODS[int(np.argmax(self.probs))]
+
+    @property
+    def probability(self) -> float:
+        return float(np.max(self.probs))
+
+
 class _Reading(NamedTuple):
     """What the engine's last update read; `snapshot()` turns it into a `Snapshot`."""
 
@@ -343,6 +364,7 @@ class LiveSession:
         self._voice: Opinion | None = None
         self._voice_t = 0.0
         self._faces: list[Face] = []
+        self._face_read: FaceRead | None = None  # the last crop the expert read, for "Why?" (latest_face)
         self._last_video_in: float | None = None
         self._last_video_fresh: float | None = None  # last frame that was not shed as stale
         self._last_audio_in: float | None = None  # the last audio frame buffered (not shed as late)
@@ -396,12 +418,14 @@ class LiveSession:
         try:
             work = self.work_clock()
             faces = self.tracker.process(frame, pixel_format=pixel_format)
-            probs = None
+            probs, read = None, None
             if faces and self.face_model is not None and self._expert_due(arrived, bool(faces_before)):
-                probs = self._relative_to_neutral(np.asarray(self.face_model(faces[0].crop[None]))[0], arrived)
+                raw = np.asarray(self.face_model(faces[0].crop[None]))[0]
+                read = FaceRead(faces[0].crop, raw, arrived)  # references only: "Why?" explains it elsewhere
+                probs = self._relative_to_neutral(raw, arrived)
                 self._expert_at = arrived
             done = self.clock()
-            self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work)
+            self._after_video(arrived, done, faces, probs, behind, self.work_clock() - work, read)
             return self._overlay(faces)
         except Exception:
             self._count_error("video_errors")
@@ -488,7 +512,8 @@ class LiveSession:
         return not had_face or last is None or now - last >= self.config.face_expert_every
 
     def _after_video(
-        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float, cost: float
+        self, arrived: float, done: float, faces: list[Face], probs: np.ndarray | None, behind: float, cost: float,
+        read: FaceRead | None = None,
     ) -> None:
         with self._lock:
             self.counters["video_processed"] += 1
@@ -501,6 +526,8 @@ class LiveSession:
                 if probs is not None:
                     self._face = Opinion(self._face_history.add(done, probs), quality=float(faces[0].score))
                     self._face_t = done
+                if read is not None:
+                    self._face_read = read
             self._update_locked(done)
             self._meters.latency_ms.append((self.clock() - arrived + behind) * 1000)  # incl. the wait before us
 
@@ -739,6 +766,23 @@ class LiveSession:
             now = self.clock()
             self._update_locked(now)
             return self._publish_locked(now)
+
+    def latest_face(self, max_age: float = 1.0) -> FaceRead | None:
+        """The face the expert read last, to explain on request ("Why?"); None when there is none now.
+
+        None when the session is closed, the camera is off (no frame for
+        `signal_timeout`), the last frame read shows no face, or the reading is
+        more than `max_age` seconds old (frames shed while the server is
+        behind). Only a reference is taken under the lock: explaining it (an
+        occlusion heatmap, about 0.1 s) is the caller's work, in the caller's
+        thread, never the video thread's.
+        """
+        with self._lock:
+            now, read, faces, last_in = self.clock(), self._face_read, self._faces, self._last_video_in
+        camera_on = last_in is not None and now - last_in < self.config.signal_timeout
+        if self.closed or read is None or not faces or not camera_on or now - read.at > max_age:
+            return None
+        return read
 
     def close(self) -> None:
         """Stop the worker; idempotent."""
