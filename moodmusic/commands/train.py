@@ -106,9 +106,16 @@ def _face_options(parser: argparse.ArgumentParser, trainer) -> None:
                              "RUN_DIR/teacher_views (makes distillation affordable on a CPU)")
     parser.add_argument("--init", type=Path, default=None,
                         help="start from this trained face model's weights (same architecture): fine-tuning")
-    parser.add_argument("--labels", choices=("fer2013", "ferplus"), default=d.labels,
+    parser.add_argument("--labels", choices=("fer2013", "ferplus", "mixed"), default=d.labels,
                         help="fer2013: FER2013's own labels; ferplus: original pixels only, the FER+ crowd's "
-                             "vote distribution over six moods as soft targets, epochs chosen on the val FER+ majority")
+                             "vote distribution over six moods as soft targets, epochs chosen on the val FER+ "
+                             "majority; mixed: original pixels only, MIX_WEIGHT x FER2013's label + the rest x "
+                             "the crowd's votes, epochs chosen on both val label sets")
+    parser.add_argument("--mix-weight", type=float, default=d.mix_weight,
+                        help="with --labels mixed: the share of FER2013's own label in each target (0..1)")
+    parser.add_argument("--augment", choices=("standard", "wild"), default=d.augment,
+                        help="standard: the committed recipe; wild: + blur, low resolution, side light, noise, "
+                             "glasses-like bands and shear (faces in the wild)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
                         help="auto: the GPU when there is one")
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast on the GPU")
@@ -133,7 +140,8 @@ def _run_face(args: argparse.Namespace) -> int:
         widths=tuple(args.widths), emb_dim=args.emb_dim, crop=args.crop, dropout=args.dropout, blocks=args.blocks,
         stem_stride=args.stem_stride, teacher=args.teacher, distill_weight=args.distill_weight,
         distill_temperature=args.distill_temperature, teacher_views=args.teacher_views, init=args.init,
-        labels=args.labels, device=args.device, amp=args.amp, test_time_flip=args.test_time_flip, seed=args.seed,
+        labels=args.labels, mix_weight=args.mix_weight, augment=args.augment,
+        device=args.device, amp=args.amp, test_time_flip=args.test_time_flip, seed=args.seed,
         threads=args.threads,
         limit=args.limit, max_minutes=args.max_minutes, test=not args.no_test, progress=not args.no_progress,
         command=_face_command_line(args, _world_size()),

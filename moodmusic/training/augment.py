@@ -7,6 +7,14 @@ cores. Brightness and contrast jitter only matter through clipping, since the
 network standardises each image itself: gamma is the jitter that really
 changes the input.
 
+`FACE_AUGMENTS["wild"]` adds what faces in the wild bring and FER2013
+under-represents (issue 25): small or out-of-focus faces (a down- and
+up-scale, a Gaussian blur), light from one side (a brightness ramp across
+the face, which per-image standardisation cannot undo), sensor noise, a
+dark band across the eyes (glasses, sunglasses' tint) and a horizontal
+shear (a face turned a little). Each draws from the generator only when it
+is on, so the standard recipe's draws, and its runs, are unchanged.
+
 Speech is augmented per clip, before features, the way the live path hears
 it: a random window offset, additive noise at 5-20 dB SNR, a gain change of
 +-20 dB (with clipping) and, for half of the copies, an Opus round trip like
@@ -27,7 +35,10 @@ import numpy as np
 def augment_faces(x: Any, gen: Any, crop: int = 40, max_rotate: float = 12.0,
                   scale: tuple[float, float] = (0.88, 1.12), max_shift: float = 8.0, flip: bool = True,
                   contrast: tuple[float, float] = (0.7, 1.3), brightness: float = 30.0,
-                  gamma: tuple[float, float] = (0.7, 1.4), erase_p: float = 0.5, device: Any = None) -> Any:
+                  gamma: tuple[float, float] = (0.7, 1.4), erase_p: float = 0.5, device: Any = None,
+                  shear: float = 0.0, lowres_p: float = 0.0, lowres: tuple[float, float] = (0.3, 0.7),
+                  blur_p: float = 0.0, blur_sigma: tuple[float, float] = (0.5, 1.5), side_light_p: float = 0.0,
+                  side_light: tuple[float, float] = (0.2, 0.6), band_p: float = 0.0, noise: float = 0.0) -> Any:
     """A batch of (N, 48, 48) uint8 faces -> (N, 1, crop, crop) float pixel values, randomly varied.
 
     The random draws come from `gen` (on the CPU, so a seed gives the same
@@ -38,6 +49,14 @@ def augment_faces(x: Any, gen: Any, crop: int = 40, max_rotate: float = 12.0,
     whose centre moves up to `max_shift` px from the image centre, and a
     horizontal flip. With every range at its neutral value it returns the
     centre crop the network looks at during inference.
+
+    The rest is off by default (`FACE_AUGMENTS["wild"]` turns it on): `shear`
+    (horizontal, up to that factor), `lowres_p` (the crop shrunk to a
+    `lowres` fraction of its side and enlarged again), `blur_p` (Gaussian,
+    sigma in `blur_sigma` px), `side_light_p` (brightness x (1 + a u), u
+    running -1..1 across the face in a random direction, a in `side_light`),
+    `band_p` (a dark band across the eyes) and `noise` (Gaussian, sigma up to
+    that many grey levels).
     """
     import torch
     import torch.nn.functional as F
@@ -61,8 +80,11 @@ def augment_faces(x: Any, gen: Any, crop: int = 40, max_rotate: float = 12.0,
     reach = max_shift / (w / 2)
     tx, ty = uniform(-reach, reach), uniform(-reach, reach)
     theta = torch.stack([torch.stack([cos * sign, -sin, tx], 1), torch.stack([sin * sign, cos, ty], 1)], 1)
+    if shear > 0:  # x_in += shear * y_out: a face turned a little about its vertical axis
+        theta[:, 0, 1] += uniform(-shear, shear) * k
     grid = F.affine_grid(there(theta), (n, 1, crop, crop), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = _in_the_wild(out, gen, uniform, there, lowres_p, lowres, blur_p, blur_sigma, side_light_p, side_light)
 
     # photometric: contrast and brightness (effective through clipping), then gamma
     c = there(uniform(*contrast).view(n, 1, 1, 1))
@@ -70,6 +92,17 @@ def augment_faces(x: Any, gen: Any, crop: int = 40, max_rotate: float = 12.0,
     out = ((out - 128) * c + 128 + b).clamp(0, 255)
     g = there(torch.exp(uniform(math.log(gamma[0]), math.log(gamma[1]))).view(n, 1, 1, 1))
     out = 255 * (out / 255).pow(g)
+    if band_p > 0:  # glasses: a dark, partly see-through band across the eyes
+        yc, bh = uniform(0.28, 0.45) * crop, uniform(0.08, 0.16) * crop
+        alpha, dark = uniform(0.5, 0.9), uniform(0, 60)
+        on = torch.rand(n, generator=gen) < band_p
+        ys = torch.arange(crop).view(1, crop, 1).float()
+        band = ((ys - yc.view(n, 1, 1)).abs() < (bh / 2).view(n, 1, 1)) & on.view(n, 1, 1)
+        a = there((band.float() * alpha.view(n, 1, 1)).unsqueeze(1))
+        out = out * (1 - a) + a * there(dark.view(n, 1, 1, 1))
+    if noise > 0:
+        sigma = there(uniform(0, noise).view(n, 1, 1, 1))
+        out = (out + sigma * there(torch.randn(n, 1, crop, crop, generator=gen))).clamp(0, 255)
 
     if erase_p > 0:  # random erasing: one rectangle of 4-20 % of the crop, filled with noise
         area = uniform(0.04, 0.20) * crop * crop
@@ -85,6 +118,45 @@ def augment_faces(x: Any, gen: Any, crop: int = 40, max_rotate: float = 12.0,
         inside &= (torch.rand(n, generator=gen) < erase_p).view(n, 1, 1)
         noise = torch.rand(n, 1, crop, crop, generator=gen) * 255
         out = torch.where(there(inside.unsqueeze(1)), there(noise), out)
+    return out
+
+
+FACE_AUGMENTS: dict[str, dict[str, Any]] = {
+    "standard": {},  # the committed recipe
+    "wild": {"shear": 0.15, "lowres_p": 0.25, "blur_p": 0.25, "side_light_p": 0.3, "band_p": 0.15, "noise": 6.0},
+}
+
+
+def _in_the_wild(out: Any, gen: Any, uniform: Any, there: Any, lowres_p: float, lowres: tuple[float, float],
+                 blur_p: float, blur_sigma: tuple[float, float], side_light_p: float,
+                 side_light: tuple[float, float]) -> Any:
+    """Low resolution, blur and side light on a batch of (N, 1, C, C) crops, each image drawn on or off."""
+    import torch
+    import torch.nn.functional as F
+
+    n, _, crop, _ = out.shape
+    if lowres_p > 0:  # one size per batch (a whole batch at one size keeps it one interpolate call)
+        side = max(4, int(round(crop * float(uniform(*lowres)[0]))))
+        small = F.interpolate(out, size=(side, side), mode="area")
+        big = F.interpolate(small, size=(crop, crop), mode="bilinear", align_corners=False)
+        on = there((torch.rand(n, generator=gen) < lowres_p).view(n, 1, 1, 1))
+        out = torch.where(on, big, out)
+    if blur_p > 0:  # one sigma per batch, a separable Gaussian
+        sigma = float(uniform(*blur_sigma)[0])
+        r = max(1, int(math.ceil(2.5 * sigma)))
+        t = torch.arange(-r, r + 1, dtype=torch.float32)
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        k = there(k / k.sum())
+        padded = F.pad(out, (r, r, r, r), mode="replicate")
+        blurred = F.conv2d(F.conv2d(padded, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
+        on = there((torch.rand(n, generator=gen) < blur_p).view(n, 1, 1, 1))
+        out = torch.where(on, blurred, out)
+    if side_light_p > 0:
+        phi = uniform(0, 2 * math.pi)
+        a = uniform(*side_light) * (torch.rand(n, generator=gen) < side_light_p).float()
+        u = torch.linspace(-1, 1, crop)
+        ramp = torch.cos(phi).view(n, 1, 1) * u.view(1, 1, crop) + torch.sin(phi).view(n, 1, 1) * u.view(1, crop, 1)
+        out = (out * there((1 + a.view(n, 1, 1) * ramp).unsqueeze(1))).clamp(0, 255)
     return out
 
 

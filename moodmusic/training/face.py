@@ -13,8 +13,13 @@ a trained model of the same architecture.
 
 `labels="ferplus"` trains on FER2013's original pixels with the FER+ crowd's
 vote distribution over the six moods as soft targets (Barsoum et al. 2016),
-and chooses the epoch by the FER+ majority of the val split; the default,
-FER2013's own labels, keeps the committed recipe reproducible.
+and chooses the epoch by the FER+ majority of the val split; `labels="mixed"`
+trains on both label sets at once (`moodmusic.training.face_targets`) and
+chooses the epoch on both val label sets together; the default, FER2013's
+own labels, keeps the committed recipe reproducible. `augment="wild"` adds
+what faces in the wild bring and FER2013 has little of (blur, low
+resolution, side light, noise, glasses-like bands, shear:
+`augment.FACE_AUGMENTS["wild"]`).
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import numpy as np
 
 from moodmusic.errors import UserError
 from moodmusic.moods import MOODS
-from moodmusic.training.augment import augment_faces
+from moodmusic.training.augment import FACE_AUGMENTS, augment_faces
 from moodmusic.training.datasets import LABEL_SETS, fixed_subset, load_fer
+from moodmusic.training.face_targets import both_val_sets, load_mixed
 from moodmusic.training.scoring import evaluate_face, format_report
 
 DEFAULT_OUT = Path("models") / "face_expert.pt"
@@ -63,6 +69,9 @@ class FaceConfig:
     teacher_views: int = 0
     init: Path | None = None
     labels: str = "fer2013"  # fer2013 (FER2013's own) | ferplus (FER+ vote distributions, original pixels only)
+    # | mixed (mix_weight x FER2013 one-hot + (1 - mix_weight) x FER+ votes, original pixels only)
+    mix_weight: float = 0.5
+    augment: str = "standard"  # standard (the committed recipe) | wild (+ blur, low resolution, side light, ...)
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = False
     test_time_flip: str = "auto"  # auto | never | always
@@ -157,8 +166,12 @@ def train_face(cfg: FaceConfig) -> int:
 
     if cfg.crop > 48 or cfg.crop < 16:
         raise UserError(f"--crop must lie in 16..48, got {cfg.crop}")
-    if cfg.labels not in LABEL_SETS:
-        raise UserError(f"--labels must be one of {', '.join(LABEL_SETS)}, got {cfg.labels!r}")
+    if cfg.labels not in (*LABEL_SETS, "mixed"):
+        raise UserError(f"--labels must be one of {', '.join(LABEL_SETS)}, mixed, got {cfg.labels!r}")
+    if not 0.0 <= cfg.mix_weight <= 1.0:
+        raise UserError(f"--mix-weight must lie in 0..1, got {cfg.mix_weight}")
+    if cfg.augment not in FACE_AUGMENTS:
+        raise UserError(f"--augment must be one of {', '.join(FACE_AUGMENTS)}, got {cfg.augment!r}")
     data = _training_data(cfg)
     if cfg.limit:
         data = {k: fixed_subset(x, y, cfg.limit) for k, (x, y) in data.items()}
@@ -185,6 +198,8 @@ def _training_data(cfg: FaceConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     FER+ vote distributions (float (N, 6)) and the val split's FER+ majority (the epoch is chosen on it)."""
     if cfg.labels == "fer2013":
         return load_fer(cfg.data, ("train", "val"))
+    if cfg.labels == "mixed":  # val: both label sets, each of its val faces counted once per label set
+        return {"train": load_mixed(cfg.data, "train", cfg.mix_weight), "val": both_val_sets(cfg.data, "val")}
     return {"train": load_fer(cfg.data, ("train",), labels="ferplus-votes")["train"],
             "val": load_fer(cfg.data, ("val",), labels="ferplus")["val"]}
 
@@ -206,7 +221,9 @@ def _fit(cfg: FaceConfig, data: dict[str, tuple[np.ndarray, np.ndarray]], teache
         if init_state is not None:
             model.load_state_dict(init_state)
         train_set = TensorDataset(torch.from_numpy(xtr), torch.from_numpy(ytr))
-        transform = lambda xb, gen: augment_faces(xb, gen, crop=cfg.crop, device=dist_info.device)  # noqa: E731
+        extra = FACE_AUGMENTS[cfg.augment]
+        transform = lambda xb, gen: augment_faces(xb, gen, crop=cfg.crop, device=dist_info.device,  # noqa: E731
+                                                  **extra)
         if cfg.teacher and cfg.teacher_views:
             train_set = _offline_views(teacher, cfg, xtr, ytr, dist_info)
             transform, teacher = _mirror_some, None
@@ -249,8 +266,14 @@ def _meta(cfg: FaceConfig, result: Any, train_size: int, teacher_info: list[dict
                  else "FER2013's original pixels (Goodfellow et al. 2013) with FER+ crowd votes (Barsoum et al. "
                  "2016) over six moods (disgust, contempt, unknown and not-a-face votes dropped): train split's "
                  "vote distributions as soft targets, val (PublicTest) FER+ majority for epoch selection, "
-                 "test (PrivateTest) reported once with both label sets"),
+                 "test (PrivateTest) reported once with both label sets" if cfg.labels == "ferplus"
+                 else f"FER2013's original pixels (Goodfellow et al. 2013), soft targets {cfg.mix_weight} x "
+                 f"FER2013's one-hot label + {1 - cfg.mix_weight:g} x the FER+ crowd's vote distribution (Barsoum "
+                 "et al. 2016; disgust, contempt, unknown and not-a-face dropped): train split for training, val "
+                 "(PublicTest) with both label sets for epoch selection, test (PrivateTest) reported once with both"),
         "labels": cfg.labels,
+        "mix_weight": cfg.mix_weight if cfg.labels == "mixed" else None,
+        "augment": cfg.augment,
         "train_size": int(train_size),
         "teachers": teacher_info,
         "distill": ({"weight": cfg.distill_weight, "temperature": cfg.distill_temperature,
@@ -278,32 +301,44 @@ def _save_and_score(cfg: FaceConfig, result: Any, meta: dict[str, Any], eval_dev
     model = FaceNet(**cfg.arch)  # the GPU, when training had one, scores a large teacher in seconds
     model.load_state_dict(result.best_state)
     save_checkpoint(cfg.out, model.state_dict(), meta)
-    ferplus = cfg.labels == "ferplus"
-    by = {"labels": "ferplus", "originals_only": True} if ferplus else {}  # what the epoch was chosen on
+    ferplus, mixed = cfg.labels == "ferplus", cfg.labels == "mixed"
+    # what the epoch was chosen on (mixed: FER2013's labels here, the FER+ majority beside them)
+    by: dict[str, Any] = {"labels": "ferplus", "originals_only": True} if ferplus else {}
+    if mixed:
+        by["originals_only"] = True
     by["label_sets"] = False
     if cfg.limit:
         meta["metrics"]["val"] = _brief(result.best_metrics)
     else:
         plain = evaluate_face(cfg.out, cfg.data, split="val", flip_average=False, device=eval_device, **by)
         flipped = evaluate_face(cfg.out, cfg.data, split="val", flip_average=True, device=eval_device, **by)
-        meta["flip_average"] = choose_flip_average(cfg.test_time_flip, plain["macro_f1"], flipped["macro_f1"])
+        plain_f1, flipped_f1 = plain["macro_f1"], flipped["macro_f1"]
+        if mixed:  # chosen on both label sets, like the epoch
+            other = {f: evaluate_face(cfg.out, cfg.data, split="val", flip_average=f, device=eval_device,
+                                      labels="ferplus", label_sets=False) for f in (False, True)}
+            plain_f1, flipped_f1 = plain_f1 + other[False]["macro_f1"], flipped_f1 + other[True]["macro_f1"]
+        meta["flip_average"] = choose_flip_average(cfg.test_time_flip, plain_f1, flipped_f1)
         meta["metrics"]["val_no_flip"] = _brief(plain)
         meta["metrics"]["val"] = flipped if meta["flip_average"] else plain
         if ferplus:  # the other label set, for comparison with models trained on FER2013's labels
             meta["metrics"]["val_fer2013"] = evaluate_face(cfg.out, cfg.data, split="val", device=eval_device,
                                                            flip_average=meta["flip_average"], originals_only=True,
                                                            label_sets=False)
+        if mixed:
+            meta["metrics"]["val_ferplus"] = other[meta["flip_average"]]
     save_checkpoint(cfg.out, model.state_dict(), meta)
     if cfg.test:
         test = evaluate_face(cfg.out, cfg.data, split="test", device=eval_device, **dict(by, label_sets=True))
         meta["metrics"]["test"] = test  # with both label sets on the original pixels: test["label_sets"]
         if ferplus:
             meta["metrics"]["test_fer2013"] = test["label_sets"]["fer2013"]
+        if mixed:
+            meta["metrics"]["test_ferplus"] = test["label_sets"]["ferplus"]
         meta["metrics"]["test_slice500"] = _brief(
             evaluate_face(cfg.out, cfg.data, split="test", limit=500, device=eval_device))
         save_checkpoint(cfg.out, model.state_dict(), meta)
     print(f"saved {cfg.out} (best epoch {result.best_epoch}, {result.wall_s / 60:.1f} min)")
-    for name in ("val", "val_fer2013", "test", "test_fer2013"):
+    for name in ("val", "val_fer2013", "val_ferplus", "test", "test_fer2013", "test_ferplus"):
         if name in meta["metrics"]:
             print(format_report(meta["metrics"][name], f"{name} split"))
 
