@@ -105,3 +105,23 @@ class ThreadCpuMeter:
             before = self.start.get(tid, (name, 0.0))[1]
             used[name] = used.get(name, 0.0) + max(0.0, t - before) / seconds
         return used
+
+
+class MachineCpuMeter:
+    """Busy cores of the whole machine over a window, from /proc/stat (what every process together used)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.start = self._busy_seconds()
+
+    @staticmethod
+    def _busy_seconds() -> float:
+        try:
+            fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        except (OSError, ValueError, IndexError):
+            return 0.0
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    def cores(self) -> float:
+        return max(0.0, self._busy_seconds() - self.start) / max(1e-6, time.monotonic() - self.t0)

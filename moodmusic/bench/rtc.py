@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from moodmusic import samples
-from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
+from moodmusic.bench.meters import CpuMeter, MachineCpuMeter, ThreadCpuMeter, process_tree, rss_mb
 from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, summarise_session
 
@@ -176,6 +176,9 @@ class Visitor:
     status_updates: int = 0  # status lines received
     mood_updates_per_s: float = 0.0  # over the measured window: how often the page really changed
     status_updates_per_s: float = 0.0
+    affinity: bool = False  # load the page over HTTP first and keep its cookies, as a browser does (a proxy's)
+    cookie: str = ""  # the Cookie header sent with the websocket
+    replica: str | None = None  # the replica a proxy's affinity cookie named, if any
     _timers: dict[str, asyncio.Task] = field(default_factory=dict)
     _ws: Any = None
 
@@ -187,7 +190,12 @@ class Visitor:
         pc = RTCPeerConnection()
         sink = MediaBlackhole()
         try:
-            async with websockets.connect(self.url, subprotocols=["streamlit"], max_size=None) as ws:
+            if self.affinity:
+                self.cookie = await asyncio.to_thread(page_cookies, self.url)
+                self.replica = replica_of(self.cookie)
+            headers = {"Cookie": self.cookie} if self.cookie else None
+            async with websockets.connect(self.url, subprotocols=["streamlit"], max_size=None,
+                                          additional_headers=headers) as ws:
                 self._ws = ws
                 reader = asyncio.create_task(self._read(ws))
                 await self._rerun()
@@ -297,20 +305,62 @@ class Visitor:
             self.statuses.append(reading)
 
 
-async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeout: float, settle: float,
-                 server_log: Path) -> dict:
-    """Start `n` visitors together, wait for their moods, then measure `seconds` of streaming."""
-    visitors = [Visitor(url) for _ in range(n)]
+def page_cookies(ws_url: str, timeout: float = 10.0) -> str:
+    """The cookies the page's first HTTP answer sets (a proxy's affinity cookie), as a Cookie header."""
+    import urllib.request
+
+    http = re.sub(r"^ws", "http", ws_url).replace("/_stcore/stream", "/")
+    with urllib.request.urlopen(http, timeout=timeout) as answer:
+        found = [c.split(";", 1)[0].strip() for c in answer.headers.get_all("Set-Cookie") or []]
+    return "; ".join(c for c in found if "=" in c)
+
+
+def replica_of(cookie: str) -> str | None:
+    """The replica a deploy's affinity cookie names.
+
+    >>> replica_of("MMREPLICA=r2; other=1"), replica_of("")
+    ('r2', None)
+    """
+    from moodmusic.deploy.haproxy import COOKIE
+
+    m = re.search(rf"(?:^|;\s*){COOKIE}=([^;]+)", cookie)
+    return m.group(1) if m else None
+
+
+def _cpu_of(pids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for pid in pids:
+        found |= process_tree(pid)
+    return found
+
+
+async def _drive(url: str, server_pid: int | list[int] | None, n: int, seconds: float, start_timeout: float,
+                 settle: float, server_log: Path | list[Path], affinity: bool = False,
+                 probe: Any = None) -> dict:
+    """Start `n` visitors together, wait for their moods, then measure `seconds` of streaming.
+
+    `server_pid`: the server's process(es), metered with their children (none: a server elsewhere);
+    `server_log`: where each writes its engine lines. `probe`: an async callable run over the measured
+    window (given an Event that ends it), whose result is returned as `probe`.
+    """
+    pids = [server_pid] if isinstance(server_pid, int) else list(server_pid or [])
+    logs = [server_log] if isinstance(server_log, Path) else list(server_log)
+    visitors = [Visitor(url, affinity=affinity) for _ in range(n)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(v.run(stop)) for v in visitors]
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
         await asyncio.sleep(0.2)
     await asyncio.sleep(settle)
-    server, threads = CpuMeter(lambda: process_tree(server_pid)), ThreadCpuMeter(server_pid)
+    server = CpuMeter(lambda: _cpu_of(pids))
+    threads = [ThreadCpuMeter(pid) for pid in pids]
     me = CpuMeter(lambda: {os.getpid()})
-    rss0 = rss_mb(server_pid)
-    engine_log = EngineLog(server_log)
+    machine = MachineCpuMeter()
+    load0 = os.getloadavg()[0]
+    rss0 = sum(rss_mb(pid) for pid in pids)
+    engine_logs = [EngineLog(path) for path in logs]
+    probe_done = asyncio.Event()
+    probe_task = asyncio.create_task(probe(probe_done)) if probe is not None else None
     sent0 = [v.camera.sent if v.camera is not None else 0 for v in visitors]
     updates0 = [(v.mood_updates, v.status_updates) for v in visitors]
     t0 = time.monotonic()
@@ -323,9 +373,18 @@ async def _drive(url: str, server_pid: int, n: int, seconds: float, start_timeou
         v.sent_fps = round(((v.camera.sent if v.camera is not None else 0) - before) / elapsed, 1)
         v.mood_updates_per_s = round((v.mood_updates - moods) / elapsed, 2)
         v.status_updates_per_s = round((v.status_updates - statuses) / elapsed, 2)
-    measured = {"server_cores": server.cores(), "by_thread": threads.cores_by_name(),
-                "rss_mb": (rss0, rss_mb(server_pid)), "client_cores": me.cores(), "visitors": visitors,
-                "engines": engine_log.engines()}
+    by_thread: dict[str, float] = {}
+    for meter in threads:
+        for name, cores in meter.cores_by_name().items():
+            by_thread[name] = by_thread.get(name, 0.0) + cores
+    measured = {"server_cores": server.cores(), "by_thread": by_thread,
+                "rss_mb": (rss0, sum(rss_mb(pid) for pid in pids)), "client_cores": me.cores(), "visitors": visitors,
+                "engines": [e for log in engine_logs for e in log.engines()],
+                "machine_busy_cores": round(machine.cores(), 2), "load_avg_1m": (round(load0, 2),
+                                                                                 round(os.getloadavg()[0], 2))}
+    if probe_task is not None:
+        probe_done.set()
+        measured["probe"] = await probe_task
     stop.set()
     await asyncio.wait(tasks, timeout=15)
     return measured
@@ -347,6 +406,11 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
         finally:
             server.terminate()
             server.wait(10)
+    return summarise_visitors(m, seconds, start_timeout)
+
+
+def summarise_visitors(m: dict, seconds: float, start_timeout: float) -> dict:
+    """`_drive`'s measurements as one run's figures (the same as the browser bench's, plus the client's CPU)."""
     sessions = []
     for i, v in enumerate(m["visitors"]):
         s: dict[str, Any] = {"session": i + 1, "error": v.error,
@@ -356,6 +420,11 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
         summarise_session(s, v.statuses)
         s["sent_fps"] = v.sent_fps
         s["mood_updates_per_s"], s["status_updates_per_s"] = v.mood_updates_per_s, v.status_updates_per_s
+        if v.replica is not None:
+            s["replica"] = v.replica
         sessions.append(s)
-    return run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], m["engines"], client="aiortc",
-                       client_cpu_cores=round(m["client_cores"], 2), browser_cpu_cores=0.0)
+    out = run_summary(sessions, seconds, m["server_cores"], m["by_thread"], m["rss_mb"], m["engines"], client="aiortc",
+                      client_cpu_cores=round(m["client_cores"], 2), browser_cpu_cores=0.0)
+    # the whole machine over the window: what else ran beside the server and the visitors (other work's load)
+    out["machine_busy_cores"], out["load_avg_1m"] = m.get("machine_busy_cores"), m.get("load_avg_1m")
+    return out

@@ -40,6 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "a fraction of a browser's CPU, so the server gets the machine)",
     )
     parser.add_argument(
+        "--replicas", type=int, nargs="+", metavar="R", default=None,
+        help="with --sessions and --client aiortc: for each R, a fresh `deploy local` of R app processes behind "
+        "HAProxy per session count, the visitors going through the proxy with its affinity cookie; adds server "
+        "CPU over every replica, the proxy's CPU, the sessions per replica and the proxy's added websocket latency "
+        "(needs HAProxy; docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--url", default=None,
+        help="with --sessions and --client aiortc: send the visitors to a server already running at this URL (a "
+        "deploy's proxy or one app) instead of starting one; no server CPU is measured",
+    )
+    parser.add_argument(
         "--glass", nargs="*", metavar="FACE", default=None,
         help="also play blank → face A → face B → blank through the live engine in real time (about 20 s) "
         "and report glass-to-mood delays; give two photos with different expressions for the switch figure",
@@ -104,6 +116,26 @@ def run(args: argparse.Namespace) -> int:
         from moodmusic.errors import UserError
 
         raise UserError("--client aiortc goes with --sessions (its camera sends 30 fps; --capture-fps is for browsers)")
+    if (args.replicas or args.url) and (args.client != "aiortc" or not args.sessions):
+        from moodmusic.errors import UserError
+
+        raise UserError("--replicas and --url go with --sessions and --client aiortc")
+    if args.replicas and args.url:
+        from moodmusic.errors import UserError
+
+        raise UserError("--replicas starts its own deploys; --url uses one already running: give one of them")
+    if args.replicas and any(not 1 <= r <= 8 for r in args.replicas):
+        from moodmusic.errors import UserError
+
+        raise UserError("--replicas takes counts from 1 to 8")
+    if args.url and not args.url.startswith(("http://", "https://")):
+        from moodmusic.errors import UserError
+
+        raise UserError(f"--url takes an http:// or https:// address, got {args.url!r}")
+    if args.replicas:
+        from moodmusic.deploy.haproxy import find_haproxy
+
+        find_haproxy()  # a missing HAProxy is one line now, not after the first minute of measuring
     import cv2
 
     cv2.setNumThreads(1)
@@ -182,7 +214,12 @@ def run(args: argparse.Namespace) -> int:
                             "--talking: no clips given and no shared data folder (set MOODMUSIC_SHARED_DATA)")
         out.update(talking_report(clips, experts=experts))
 
-    if args.sessions:
+    if args.replicas or args.url:
+        from moodmusic.bench.replicas import measure_replicas, measure_url
+
+        out.update(measure_replicas(args.sessions, args.replicas, min_fps=args.min_fps) if args.replicas
+                   else measure_url(args.url, args.sessions))
+    elif args.sessions:
         from moodmusic.bench.browser import measure_sessions
 
         out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps,
@@ -206,7 +243,12 @@ def run(args: argparse.Namespace) -> int:
 
             print()
             print(talking_table(out))
-        if "live_sessions" in out:
+        if "live_replicas" in out or "live_url" in out:
+            from moodmusic.bench.replicas import replicas_table
+
+            print()
+            print(replicas_table(out))
+        elif "live_sessions" in out:
             from moodmusic.bench.report import sessions_table
 
             print()

@@ -89,6 +89,7 @@ def render_config(replicas: dict[str, int], port: int, host: str = "127.0.0.1", 
         "    timeout http-request 10s",
         "    timeout queue 10s",
         "    timeout tunnel 4h",
+        "    timeout check 3s",  # a busy replica answers its health check late, not never
         "    timeout client-fin 5s",
         "",
         "frontend web",
@@ -121,8 +122,8 @@ def check_config(binary: str, path: Path) -> None:
         raise UserError(f"HAProxy refused its configuration ({path}): {reason}")
 
 
-def server_states(stats_socket: Path, timeout: float = 2.0) -> dict[str, str]:
-    """Each replica's state as HAProxy sees it now ("UP", "DOWN", "UP 1/2", ...), from its stats socket."""
+def show_stat(stats_socket: Path, timeout: float = 2.0) -> dict[str, dict[str, str]]:
+    """HAProxy's `show stat` for the replicas: name → its row (status, scur current sessions, stot total, ...)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
         s.connect(str(stats_socket))
@@ -138,5 +139,10 @@ def server_states(stats_socket: Path, timeout: float = 2.0) -> dict[str, str]:
     for line in lines[1:]:
         row = dict(zip(header, line.split(",")))
         if row.get("pxname") == BACKEND and row.get("svname") not in ("BACKEND", "FRONTEND", None):
-            out[row["svname"]] = row.get("status", "")
+            out[row["svname"]] = row
     return out
+
+
+def server_states(stats_socket: Path, timeout: float = 2.0) -> dict[str, str]:
+    """Each replica's state as HAProxy's health checks see it now ("UP", "DOWN", "UP 1/2", ...)."""
+    return {name: row.get("status", "") for name, row in show_stat(stats_socket, timeout).items()}

@@ -165,7 +165,7 @@ class LocalDeploy:
             self.stop()
             raise
         log.info("deploy ready", extra={"event": "ready", "url": self.url, "replicas": {
-            r.name: r.port for r in self.members}, "run_dir": str(self.run_dir)})
+            r.name: r.port for r in self.members}, "proxy_pid": self.proxy.pid, "run_dir": str(self.run_dir)})
 
     def _start_replica(self, r: Replica) -> None:
         assert self.run_dir is not None
