@@ -33,8 +33,11 @@ class Unavailable(Exception):
 
 
 def bin_dir() -> Path | None:
-    """The newest PostgreSQL server binaries: $PG_BINDIR, Debian's /usr/lib/postgresql/N/bin, or PATH."""
-    candidates = [Path(os.environ["PG_BINDIR"])] if os.environ.get("PG_BINDIR") else []
+    """The newest PostgreSQL server binaries: $PG_BINDIR (only it, when set), Debian's /usr/lib/postgresql/N/bin, or PATH."""
+    if os.environ.get("PG_BINDIR"):
+        chosen = Path(os.environ["PG_BINDIR"])
+        return chosen if (chosen / "initdb").is_file() and (chosen / "pg_ctl").is_file() else None
+    candidates: list[Path] = []
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
                       key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True)
     candidates += versions
@@ -89,7 +92,7 @@ def start() -> Server:
     bindir = bin_dir()
     if bindir is None:
         raise Unavailable("no PostgreSQL server binaries (initdb, pg_ctl) found: install the `postgresql` "
-                          "package (scripts/setup.sh --dev does) or set PG_BINDIR")
+                          "package (scripts/setup.sh --dev does) or set PG_BINDIR to their folder")
     run_as = None
     if os.geteuid() == 0:
         try:

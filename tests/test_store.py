@@ -230,6 +230,15 @@ def test_threads_sharing_and_not_sharing_a_store_lose_no_row(store_backend, stor
     assert store.counts()["shown"] == 600 and store.counts()["readings"] == 600
 
 
+
+def test_a_session_deleted_by_another_replica_gets_its_row_back_on_the_next_write(store_backend, store):
+    """Replica B deletes all history while replica A's visitor goes on: A's next reading is counted, session too."""
+    store.add_reading("live", "happy", 0.9, ts=T0, user_id="ann")
+    with Store(store_backend.target) as other:
+        assert other.delete_history("ann") == 2
+    store.add_reading("live", "sad", 0.9, ts=T0 + 5)
+    assert store.counts("live") == {"sessions": 1, "readings": 1, "shown": 0, "feedback": 0, "games": 0}
+
 WRITER = """
 import sys
 from moodmusic.store import Store
@@ -461,6 +470,18 @@ def test_postgres_is_chosen_by_a_url_even_one_that_went_through_a_path(pg):
         assert s.counts()["readings"] == 1
     assert postgres_url(Path("/home/ann/.moodmusic/moodmusic.sqlite3")) is None
 
+
+
+def test_postgres_from_moodmusic_db_as_the_app_reads_it(pg, monkeypatch):
+    """MOODMUSIC_DB → Settings.database → Store, the way the pages' `resources.store()` opens the history."""
+    from moodmusic.config import load_settings
+
+    monkeypatch.setenv("MOODMUSIC_DB", str(pg.target))
+    with Store(load_settings().database) as s:
+        assert s.backend == "postgres"
+        s.add_game("s1", 1, (90,), None, ts=T0)
+    with Store(pg.target) as s:
+        assert len(s.games()) == 1
 
 def test_postgres_never_shows_the_password(pg):
     password = pg.server.password

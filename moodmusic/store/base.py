@@ -236,7 +236,6 @@ class Store:
         self.last_error: StoreError | None = None
         self.where = str(target)  # what messages name: a file, or a URL without its password
         self._lock = threading.RLock()
-        self._known_sessions: set[str] = set()
 
     # ---------------------------------------------------------------- what a backend supplies
     @property
@@ -272,8 +271,7 @@ class Store:
 
     # ---------------------------------------------------------------- plumbing
     def _session(self, conn: Any, session_id: str, user_id: str | None, ts: float) -> None:
-        if session_id in self._known_sessions and user_id is None:
-            return
+        """Make sure the session has its row, on every write: another process or replica may have deleted it."""
         start, end = self._insert_ignore
         conn.execute(f"{start} sessions (session_id, user_id, started) VALUES (?, ?, ?){end}",
                      (session_id, user_id, ts))
@@ -297,7 +295,6 @@ class Store:
                 f"VALUES (?, ?, ?, ?, ?, ?, ?){end}",
                 (session_id, ts, slot, mood, float(confidence),
                  None if face_conf is None else float(face_conf), None if voice_conf is None else float(voice_conf)))
-        self._known_sessions.add(session_id)
         return cur.rowcount == 1
 
     def add_shown(self, session_id: str, track_id: str, mood: str, strategy: str, *, name: str = "",
@@ -312,7 +309,6 @@ class Store:
             self._session(conn, session_id, user_id, ts)
             conn.execute("INSERT INTO shown (session_id, ts, track_id, mood, strategy, name, artist) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", (session_id, ts, track_id, mood, strategy, name, artist))
-        self._known_sessions.add(session_id)
 
     def add_feedback(self, session_id: str, track_id: str, liked: bool, mood: str, *, ts: float | None = None,
                      user_id: str | None = None) -> None:
@@ -324,7 +320,6 @@ class Store:
             self._session(conn, session_id, user_id, ts)
             conn.execute("INSERT INTO feedback (session_id, ts, track_id, liked, mood) VALUES (?, ?, ?, ?, ?)",
                          (session_id, ts, track_id, int(bool(liked)), mood))
-        self._known_sessions.add(session_id)
 
     def add_game(self, session_id: str, rounds: int, points: tuple[int, ...] | list[int], winner: int | None, *,
                  ts: float | None = None, user_id: str | None = None) -> None:
@@ -339,7 +334,6 @@ class Store:
             conn.execute("INSERT INTO games (session_id, ts, rounds, players, p1, p2, winner) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (session_id, ts, int(rounds), len(points), int(points[0]),
                           int(points[1]) if len(points) == 2 else None, winner))
-        self._known_sessions.add(session_id)
 
     def delete_history(self, session_or_user: str) -> int:
         """Delete every row of a session id or of all sessions of a user id; returns rows deleted.
@@ -360,7 +354,6 @@ class Store:
                 total += n
                 if n:
                     touched.append(table)
-        self._known_sessions.difference_update(ids)
         self._after_delete(touched)
         return total
 
