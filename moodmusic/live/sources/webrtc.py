@@ -58,6 +58,32 @@ def turn_configured(env: dict[str, str] | None = None) -> bool:
     return any(all(env.get(name) for name in group) for group in TURN_VARIABLES)
 
 
+ICE_TRANSPORT_POLICIES = ("all", "relay")
+
+
+def ice_transport_policy(env: dict[str, str] | None = None) -> str:
+    """MOODMUSIC_ICE_TRANSPORT_POLICY: "all" (the default) or "relay".
+
+    "relay" makes the browser send its media only through a TURN relay, never
+    straight to the server: what a visitor behind a strict firewall needs, and
+    how a deployment proves its relay works (tests/browser/test_turn.py).
+    """
+    env = os.environ if env is None else env
+    policy = env.get("MOODMUSIC_ICE_TRANSPORT_POLICY", "").strip().lower() or "all"
+    if policy not in ICE_TRANSPORT_POLICIES:
+        raise ValueError(f"MOODMUSIC_ICE_TRANSPORT_POLICY must be all or relay, not {policy!r}")
+    return policy
+
+
+def _has_turn_url(servers: list[Any]) -> bool:
+    for server in servers:
+        urls = server.get("urls", []) if isinstance(server, dict) else []
+        for url in [urls] if isinstance(urls, str) else urls:
+            if isinstance(url, str) and url.strip().lower().startswith(("turn:", "turns:")):
+                return True
+    return False
+
+
 def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | None:
     """ICE configuration for `webrtc_streamer`.
 
@@ -65,8 +91,16 @@ def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | Non
     return None so streamlit-webrtc fetches relay servers itself; with neither,
     an empty list, which works on this computer and its network with no
     outside lookups.
+
+    With MOODMUSIC_ICE_TRANSPORT_POLICY=relay the configuration also carries
+    `iceTransportPolicy: "relay"`. streamlit-webrtc hands the whole dict to
+    the browser's RTCPeerConnection, which then offers only relayed
+    candidates, and gives the server (aiortc) just its `iceServers`. Relay-only
+    needs a TURN server named in MOODMUSIC_ICE_SERVERS: the providers'
+    servers are fetched inside streamlit-webrtc, where no policy can be added.
     """
     env = os.environ if env is None else env
+    policy = ice_transport_policy(env)
     raw = env.get("MOODMUSIC_ICE_SERVERS", "").strip()
     if raw:
         try:
@@ -75,7 +109,14 @@ def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | Non
             raise ValueError(f"MOODMUSIC_ICE_SERVERS is not valid JSON: {exc.msg}") from None
         if not isinstance(servers, list):
             raise ValueError("MOODMUSIC_ICE_SERVERS must be a JSON list of ICE servers")
+        if policy == "relay":
+            if not _has_turn_url(servers):
+                raise ValueError("MOODMUSIC_ICE_TRANSPORT_POLICY=relay needs a turn: or turns: URL "
+                                 "in MOODMUSIC_ICE_SERVERS")
+            return {"iceServers": servers, "iceTransportPolicy": "relay"}
         return {"iceServers": servers}
+    if policy == "relay":
+        raise ValueError("MOODMUSIC_ICE_TRANSPORT_POLICY=relay needs your TURN server in MOODMUSIC_ICE_SERVERS")
     if turn_configured(env):
         return None
     return {"iceServers": []}
