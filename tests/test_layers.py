@@ -220,6 +220,11 @@ RULES = [
          LOWER_FLOORS, UPPER_FLOORS),
     Rule("ui-only-from-pages", "only app.py and pages/ import ui/: the library renders nothing",
          LIBRARY, ("moodmusic.ui",), allowed=("moodmusic.ui",)),
+    Rule("deploy-starts-processes", "deploy/ starts and watches processes; it never imports the engine, the models, "
+         "the pages or Streamlit (the replicas it starts do)",
+         ("moodmusic.deploy",), ("moodmusic.live", "moodmusic.ui", "moodmusic.recognition", "moodmusic.training",
+                                 "moodmusic.vision", "moodmusic.audio", "moodmusic.pipeline", "moodmusic.analysis",
+                                 "torch", "streamlit", "streamlit_webrtc", "aiortc")),
     Rule("web-framework", "only serve/ and commands/serve.py import fastapi, starlette and uvicorn: "
          "the REST API is a thin adapter over the library",
          ("",), ("fastapi", "starlette", "uvicorn"), allowed=("moodmusic.serve", "moodmusic.commands.serve")),
@@ -433,6 +438,8 @@ _BROKEN_TREE = {
     "moodmusic/training/__init__.py": "",
     "moodmusic/training/face.py": "from moodmusic.cli import UserError\n\ndef views():\n    from . import views\n",
     "moodmusic/training/views.py": "from moodmusic.training.face import UserError\n",
+    "moodmusic/deploy/__init__.py": "",
+    "moodmusic/deploy/local.py": "def replicas():\n    from moodmusic.live import session\n",
     "app.py": "import streamlit\n",
 }
 
@@ -448,6 +455,7 @@ _BROKEN_EXPECTED = {
     "lower-floors-look-down": {("moodmusic.audio", "moodmusic.media")},
     "ui-only-from-pages": {("moodmusic.live.session", "moodmusic.ui.text")},
     "web-framework": {("moodmusic.analysis", "starlette.responses")},
+    "deploy-starts-processes": {("moodmusic.deploy.local", "moodmusic.live.session")},
 }
 
 
