@@ -9,10 +9,14 @@ every callback catches, logs and counts its own.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,22 +79,59 @@ def ice_transport_policy(env: dict[str, str] | None = None) -> str:
     return policy
 
 
-def _has_turn_url(servers: list[Any]) -> bool:
-    for server in servers:
-        urls = server.get("urls", []) if isinstance(server, dict) else []
-        for url in [urls] if isinstance(urls, str) else urls:
-            if isinstance(url, str) and url.strip().lower().startswith(("turn:", "turns:")):
-                return True
-    return False
+def _turn_urls(server: Any) -> list[str]:
+    urls = server.get("urls", []) if isinstance(server, dict) else []
+    return [u for u in ([urls] if isinstance(urls, str) else urls)
+            if isinstance(u, str) and u.strip().lower().startswith(("turn:", "turns:"))]
 
 
-def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+TURN_USER = "moodmusic"
+DEFAULT_TURN_CREDENTIAL_SECONDS = 86400
+
+
+def turn_rest_credentials(secret: str, now: float, seconds: int, user: str = TURN_USER) -> tuple[str, str]:
+    """Time-limited TURN credentials (the TURN REST API that coturn's `static-auth-secret` checks).
+
+    The username is "<expiry>:<user>" and the password base64(HMAC-SHA1(secret,
+    username)): the relay checks them with the shared secret alone, and they
+    stop working at the expiry, so the page can hand them to every browser
+    without giving the relay away for good. The expiry is counted from the
+    next full hour, so the configuration stays the same for an hour (the
+    widget is not re-sent on every rerun) and still lasts at least `seconds`.
+
+    >>> turn_rest_credentials("s3cret", now=7200.5, seconds=86400)
+    ('97200:moodmusic', '9Nple3inUCGB4kzvDGjGzpW3rZs=')
+    """
+    expiry = (int(now) // 3600 + 1) * 3600 + seconds
+    username = f"{expiry}:{user}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+def _turn_credential_seconds(env: dict[str, str]) -> int:
+    raw = env.get("MOODMUSIC_TURN_CREDENTIAL_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_TURN_CREDENTIAL_SECONDS
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds < 600:
+        raise ValueError(f"MOODMUSIC_TURN_CREDENTIAL_SECONDS must be a whole number, at least 600, not {raw!r}")
+    return seconds
+
+
+def rtc_configuration(env: dict[str, str] | None = None, now: float | None = None) -> dict[str, Any] | None:
     """ICE configuration for `webrtc_streamer`.
 
     Explicit `MOODMUSIC_ICE_SERVERS` (a JSON list) wins; with TURN credentials
     return None so streamlit-webrtc fetches relay servers itself; with neither,
     an empty list, which works on this computer and its network with no
     outside lookups.
+
+    With MOODMUSIC_TURN_SECRET (your coturn's `static-auth-secret`), each TURN
+    server in the list that names no username gets time-limited credentials
+    (`turn_rest_credentials`, valid MOODMUSIC_TURN_CREDENTIAL_SECONDS).
 
     With MOODMUSIC_ICE_TRANSPORT_POLICY=relay the configuration also carries
     `iceTransportPolicy: "relay"`. streamlit-webrtc hands the whole dict to
@@ -101,6 +142,7 @@ def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | Non
     """
     env = os.environ if env is None else env
     policy = ice_transport_policy(env)
+    secret = env.get("MOODMUSIC_TURN_SECRET", "").strip()
     raw = env.get("MOODMUSIC_ICE_SERVERS", "").strip()
     if raw:
         try:
@@ -109,12 +151,19 @@ def rtc_configuration(env: dict[str, str] | None = None) -> dict[str, Any] | Non
             raise ValueError(f"MOODMUSIC_ICE_SERVERS is not valid JSON: {exc.msg}") from None
         if not isinstance(servers, list):
             raise ValueError("MOODMUSIC_ICE_SERVERS must be a JSON list of ICE servers")
+        if secret:
+            username, credential = turn_rest_credentials(
+                secret, time.time() if now is None else now, _turn_credential_seconds(env))
+            servers = [{**server, "username": username, "credential": credential}
+                       if _turn_urls(server) and not server.get("username") else server for server in servers]
         if policy == "relay":
-            if not _has_turn_url(servers):
+            if not any(_turn_urls(server) for server in servers):
                 raise ValueError("MOODMUSIC_ICE_TRANSPORT_POLICY=relay needs a turn: or turns: URL "
                                  "in MOODMUSIC_ICE_SERVERS")
             return {"iceServers": servers, "iceTransportPolicy": "relay"}
         return {"iceServers": servers}
+    if secret:
+        raise ValueError("MOODMUSIC_TURN_SECRET needs your TURN server's URL in MOODMUSIC_ICE_SERVERS")
     if policy == "relay":
         raise ValueError("MOODMUSIC_ICE_TRANSPORT_POLICY=relay needs your TURN server in MOODMUSIC_ICE_SERVERS")
     if turn_configured(env):
