@@ -548,3 +548,33 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_postgres_a_server_that_never_answers_costs_one_wait_not_one_per_write(monkeypatch):
+    """A host that swallows the connection: the first open waits the connect timeout, the next fail at once."""
+    pytest.importorskip("psycopg")
+    import socket
+
+    from moodmusic.store import postgres
+
+    monkeypatch.setattr(postgres, "RETRY_AFTER_S", 60.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts the TCP connection and never says a word
+    url = f"postgresql://ann@127.0.0.1:{silent.getsockname()[1]}/moodmusic"
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="no PostgreSQL server answers") as first:
+        Store(url, busy_timeout_s=1)
+    waited = time.monotonic() - started
+    asked = postgres._failed[url][0]
+    started = time.monotonic()
+    with pytest.raises(StoreError) as again:
+        Store(url, busy_timeout_s=1)
+    assert time.monotonic() - started < 0.5 and waited > 1.5  # libpq's shortest connect timeout is 2 s
+    assert str(again.value) == str(first.value) and again.value.kind == "open"
+    assert postgres._failed[url][0] == asked  # not asked again
+    silent.close()  # the port now refuses at once
+    monkeypatch.setattr(postgres, "RETRY_AFTER_S", 0.0)
+    with pytest.raises(StoreError, match="no PostgreSQL server answers"):
+        Store(url, busy_timeout_s=1)
+    assert postgres._failed[url][0] > asked  # once the pause is over, it asks the server again

@@ -9,7 +9,10 @@ password is best left out of the URL (libpq reads `PGPASSWORD` and
   write is one short transaction. A connection lost mid-run (the server
   restarted) fails that call with kind "offline", and the next call connects
   again.
-* `busy_timeout_s` is the lock wait (`lock_timeout`) and the connect timeout.
+* `busy_timeout_s` is the lock wait (`lock_timeout`) and the connect timeout;
+  a server that could not be reached is not asked again for
+  `RETRY_AFTER_S` (the same error comes back at once), so a host that
+  swallows packets does not hold every write of the live page.
 * Migrations are `base.MIGRATIONS` through `base.postgres_ddl`, one row per
   applied migration in `schema_version`; the opener that migrates holds a
   transaction-scoped advisory lock, so replicas starting at once migrate once
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +41,11 @@ from moodmusic.store.base import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, 
 # Advisory-lock namespace for migrations: one lock per schema, hashed by the server.
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended('moodmusic.store:' || COALESCE(current_schema(), ''), 0))"
 _MIGRATION_LOCK_WAIT = "60s"  # how long an opener waits for another one's migration
+# A server that could not be reached is not asked again for this long (per URL, per process): the live
+# page writes every second, and a host that swallows packets would hold each write for the connect timeout.
+RETRY_AFTER_S = 10.0
+_failed: dict[str, tuple[float, StoreError]] = {}
+_failed_lock = threading.Lock()
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -120,6 +129,23 @@ class PostgresStore(Store, backend="postgres"):
         return scrub(f"postgresql://{user}{host}{port}/{info.get('dbname') or info.get('user') or ''}", self._secrets)
 
     def _connect(self) -> None:
+        with _failed_lock:
+            when, failure = _failed.get(self._url, (-math.inf, None))
+        if failure is not None and time.monotonic() - when < RETRY_AFTER_S:
+            err = StoreError(str(failure), failure.kind)  # the same answer at once, no new wait
+            self.last_error = err
+            raise err
+        try:
+            self._connect_now()
+        except StoreError as err:
+            if err.kind == "open":
+                with _failed_lock:
+                    _failed[self._url] = (time.monotonic(), err)
+            raise
+        with _failed_lock:
+            _failed.pop(self._url, None)
+
+    def _connect_now(self) -> None:
         psycopg = self._psycopg
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in self._info:
