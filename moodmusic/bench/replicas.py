@@ -12,7 +12,8 @@ Reported per run, beside the usual per-session figures:
 - `proxy_ping_ms`: websocket ping round trips to replica r1, directly and
   through the proxy (pinned to r1 by its cookie), alternating every 100 ms
   over the measured window, under the run's load: the proxy's added latency
-  on the page's path is the difference. The media does not cross the proxy
+  on the page's path is the difference; `proxy_ping_idle_ms` the same, 100
+  pairs before any visitor connects (the proxy's cost without the load's noise). The media does not cross the proxy
   (UDP straight to the replica), so the engine's latency can only feel the
   proxy through the CPU it takes;
 - `machine_busy_cores` and `load_avg_1m`: the whole machine over the window,
@@ -46,7 +47,8 @@ def _ws(url: str) -> str:
     return url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/") + "/_stcore/stream"
 
 
-async def ping_pair(direct: str, proxied: str, cookie: str, done: asyncio.Event, least: int = 20) -> dict:
+async def ping_pair(direct: str, proxied: str, cookie: str, done: asyncio.Event, least: int = 20,
+                    every: float = PING_EVERY) -> dict:
     """Websocket ping round trips (ms) to one replica, directly and through the proxy, alternating.
 
     Runs until `done` is set (and at least `least` pings each). Each side is an
@@ -65,7 +67,7 @@ async def ping_pair(direct: str, proxied: str, cookie: str, done: asyncio.Event,
                 t = time.perf_counter()
                 await (await ws.ping())
                 times[name].append((time.perf_counter() - t) * 1000)
-                await asyncio.sleep(PING_EVERY / 2)
+                await asyncio.sleep(every / 2)
     out: dict[str, Any] = {"pings": min(len(v) for v in times.values())}
     for name, values in times.items():
         out[f"{name}_p50_ms"] = round(float(np.percentile(values, 50)), 2)
@@ -94,6 +96,13 @@ def run_deploy(replicas: int, n: int, seconds: float = 20.0, start_timeout: floa
                 out = await ping_pair(_ws(first.url), _ws(deploy.url), f"{COOKIE}={first.name}", done)
                 return out | {"proxy_cpu_cores": round(meter.cores(), 3)}
 
+            async def idle_probe() -> dict:  # before any visitor: the proxy's own cost, without the load's noise
+                done = asyncio.Event()
+                done.set()
+                return await ping_pair(_ws(first.url), _ws(deploy.url), f"{COOKIE}={first.name}", done, least=100,
+                                       every=0.02)
+
+            idle = asyncio.run(idle_probe())
             with rtc._light_media():
                 m = asyncio.run(rtc._drive(_ws(deploy.url), [*pids, proxy_pid], n, seconds, start_timeout, settle,
                                            [deploy.run_dir / f"{r.name}.log" for r in deploy.members],
@@ -103,6 +112,7 @@ def run_deploy(replicas: int, n: int, seconds: float = 20.0, start_timeout: floa
     run["replicas"] = replicas
     run["proxy_cpu_cores"] = probe_out.pop("proxy_cpu_cores", None)
     run["proxy_ping_ms"] = probe_out
+    run["proxy_ping_idle_ms"] = idle
     run["by_replica"] = {}
     for s in run["per_session"]:
         name = s.get("replica") or "?"
@@ -147,7 +157,7 @@ def replicas_table(result: dict) -> str:
                                                "a fresh `deploy local` per run") +
          "): N headless aiortc visitors (sample face 30 fps + speech), all on this machine"),
         f"{'R':>2} {'N':>2} {'fps min':>8} {'median':>7} {'latency ms':>11} {'max':>5} {'server CPU':>11} "
-        f"{'proxy CPU':>10} {'per replica':>14} {'ping direct':>12} {'via proxy':>10} {'added':>6} "
+        f"{'proxy CPU':>10} {'per replica':>14} {'ping direct':>12} {'via proxy':>10} {'added':>6} {'idle added':>11} "
         f"{'machine busy':>13} {'load 1m':>11} {'failed':>7}",
     ]
     for r in result["live_sessions"]:
@@ -162,11 +172,12 @@ def replicas_table(result: dict) -> str:
             f"{lat_max:>5.0f} {r['server_cpu_cores'] if r['server_cpu_cores'] else '-':>11} "
             f"{r.get('proxy_cpu_cores') if r.get('proxy_cpu_cores') is not None else '-':>10} {spread:>14} "
             f"{ping.get('direct_p50_ms', '-'):>12} {ping.get('proxy_p50_ms', '-'):>10} "
-            f"{ping.get('added_p50_ms', '-'):>6} {r.get('machine_busy_cores', '-'):>13} "
+            f"{ping.get('added_p50_ms', '-'):>6} {(r.get('proxy_ping_idle_ms') or {}).get('added_p50_ms', '-'):>11} "
+            f"{r.get('machine_busy_cores', '-'):>13} "
             f"{f'{load[0]}→{load[1]}':>11} {r['failed']:>7}"
         )
-    lines.append("ping: websocket round trip to replica r1 in ms (p50), directly and through HAProxy, during the run; "
-                 "server CPU: every replica + HAProxy")
+    lines.append("ping: websocket round trip to replica r1 in ms (p50), directly and through HAProxy, during the run "
+                 "(idle added: the same before the visitors came); server CPU: every replica + HAProxy")
     for count in result.get("live_replicas") or [None]:
         runs = [r for r in result["live_sessions"] if r.get("replicas") == count]
         lines.append("")
