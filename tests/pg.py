@@ -18,12 +18,15 @@ import pwd
 import secrets
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
+
+import pytest
 
 USER = "moodmusic"
 
@@ -33,7 +36,8 @@ class Unavailable(Exception):
 
 
 def bin_dir() -> Path | None:
-    """The newest PostgreSQL server binaries: $PG_BINDIR (only it, when set), Debian's /usr/lib/postgresql/N/bin, or PATH."""
+    """The PostgreSQL server binaries: $PG_BINDIR (only it, when set), else the newest of Debian's
+    /usr/lib/postgresql/N/bin, else PATH."""
     if os.environ.get("PG_BINDIR"):
         chosen = Path(os.environ["PG_BINDIR"])
         return chosen if (chosen / "initdb").is_file() and (chosen / "pg_ctl").is_file() else None
@@ -75,9 +79,9 @@ class Server:
         return self.folder / "data"
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        as_user = {"user": self.run_as, "group": self.run_as, "extra_groups": []} if self.run_as else {}
         return subprocess.run([str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True,
-                              timeout=timeout, user=self.run_as, group=self.run_as, extra_groups=[] if self.run_as else None,
-                              cwd=self.folder)
+                              timeout=timeout, cwd=self.folder, **as_user)
 
     def stop(self) -> None:
         try:
@@ -133,9 +137,9 @@ def start() -> Server:
     except Unavailable:
         server.stop()
         raise
-    except (OSError, subprocess.SubprocessError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever stops it, the tests skip saying what it was
         server.stop()
-        raise Unavailable(f"cannot run PostgreSQL here ({exc})") from None
+        raise Unavailable(f"cannot run PostgreSQL here ({type(exc).__name__}: {exc})") from None
 
 
 def _create_database(server: Server) -> None:
@@ -155,10 +159,6 @@ def _create_database(server: Server) -> None:
 
 
 # --- pytest fixtures: import them into a test module (`from tests.pg import store_backend, postgres_server`) ---
-
-import sqlite3  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

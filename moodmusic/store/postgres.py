@@ -95,8 +95,8 @@ class PostgresStore(Store, backend="postgres"):
                              "postgresql://user@host:port/database", "open") from None
         port = str(self._info.get("port") or "")
         if port and not all(p.isdigit() for p in port.split(",")):
-            raise StoreError(f"the port in the history database URL must be a number, got {scrub(port, self._secrets)!r}",
-                             "open")
+            shown = scrub(port, self._secrets)
+            raise StoreError(f"the port in the history database URL must be a number, got {shown!r}", "open")
         self._secrets += tuple(p for p in [str(self._info.get("password") or "")] if p)
         self.where = self._describe()
         self._conn: Any = None
