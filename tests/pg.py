@@ -118,7 +118,7 @@ def start() -> Server:
                            "--no-sync", "--no-instructions")
         (folder / "pw").unlink()
         if init.returncode != 0:
-            raise Unavailable(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+            raise Unavailable(f"initdb failed: {(init.stderr.strip().splitlines() or ['no message'])[-1]}")
         last = ""
         for _ in range(3):  # a free port can be taken between the probe and the bind: try another
             server.port = _free_port()
