@@ -94,19 +94,20 @@ def relay_ports(port: int) -> tuple[int, int]:
 
 def start_coturn(
     folder: Path, user: str | None = "moodmusic", password: str = "relay-only", secret: str | None = None,
-    timeout: float = 15.0,
+    timeout: float = 15.0, port: int | None = None,
 ) -> TurnServer:
     """coturn on 127.0.0.1 with long-term credentials `user`:`password`, or, with `secret`, the TURN REST API.
 
     Loopback only: it listens and relays on 127.0.0.1, lets peers on loopback be
     reached (`allow-loopback-peers`, since the app server is one), and opens no
-    TLS, no CLI and no database.
+    TLS, no CLI and no database. `port`: listen there (e.g. to restart a stopped
+    server where its clients look for it); default, a free one.
     """
     reason = available()
     if reason:
         raise RuntimeError(reason)
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_udp_port()
+    port = port or free_udp_port()
     low, high = relay_ports(port)
     lines = [
         f"listening-port={port}", "listening-ip=127.0.0.1", "relay-ip=127.0.0.1",

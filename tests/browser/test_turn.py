@@ -6,11 +6,14 @@ deployment is, through MOODMUSIC_ICE_SERVERS, plus
 MOODMUSIC_ICE_TRANSPORT_POLICY=relay, so the browser's RTCPeerConnection
 offers only relayed candidates. The page must still show a mood, and the
 relay must be what carried it: the browser's selected candidate pair is of
-type "relay" on its side (read from its own getStats) and coturn's log holds
-the allocation and the permissions or channel binds for the session.
+type "relay" on its side (read from its own getStats), and coturn's log holds
+the allocations, the permissions or channel binds towards the app server,
+and at least every byte the browser sent on that pair.
 
-Then the TURN server is stopped: a new visitor's START must bring no mood
-(there is no other path), and the page must say so.
+Then, with the same app server and settings, the relay refuses their
+password, and then it is gone: each time a new visitor's START must bring no
+mood (there is no other path), and the widget must say the connection is not
+coming.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ def no_mood_and_a_warning(page) -> tuple[float, dict | None]:
     return waited, seen
 
 
-def test_relay_only_ice_through_coturn_gets_a_mood_and_none_once_the_relay_stops(tmp_path, turn, media_files):
+def test_relay_only_ice_through_coturn_gets_a_mood_and_none_without_the_relay(tmp_path, turn, media_files):
     ice = [{"urls": [turn.url], "username": "moodmusic", "credential": "relay-only"}]
     with relay_only_app(tmp_path, media_files, ice) as open_page:
         page = open_page()
@@ -175,15 +178,16 @@ def test_relay_only_ice_through_coturn_gets_a_mood_and_none_once_the_relay_stops
         assert counts["allocations"] >= 1 and counts["channel_binds"] + counts["permissions"] >= 1, counts
         assert f"peer {server_ip}" in log, log[-3000:]  # the relay was opened towards the app server
 
-        # The same server and settings with the relay gone: a new visitor has no path at all.
+        # The same app server and settings, the relay now refusing their password: no path at all.
         turn.stop()
+        refusing = coturn.start_coturn(tmp_path / "coturn-refusing", password="not-what-the-app-has", port=turn.port)
+        try:
+            waited, seen = no_mood_and_a_warning(open_page())
+            print(f"wrong password: {TAKING_LONG!r} after {waited:.1f} s, no mood; browser peer: {seen}")
+            assert "credentials are incorrect" in refusing.log(), refusing.log()[-3000:]  # coturn refused them
+        finally:
+            refusing.stop()
+
+        # And with the relay gone.
         waited, seen = no_mood_and_a_warning(open_page())
         print(f"relay stopped: {TAKING_LONG!r} after {waited:.1f} s, no mood; browser peer: {seen}")
-
-
-def test_relay_only_with_a_wrong_turn_password_brings_no_mood(tmp_path, turn, media_files):
-    ice = [{"urls": [turn.url], "username": "moodmusic", "credential": "not-the-password"}]
-    with relay_only_app(tmp_path, media_files, ice) as open_page:
-        waited, seen = no_mood_and_a_warning(open_page())
-    print(f"wrong password: {TAKING_LONG!r} after {waited:.1f} s, no mood; browser peer: {seen}")
-    assert "credentials are incorrect" in turn.log(), turn.log()[-3000:]  # coturn refused the allocation
