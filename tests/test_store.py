@@ -502,6 +502,20 @@ def test_postgres_a_missing_database_says_so(pg):
     assert err.value.kind == "open" and pg.server.password not in str(err.value)
 
 
+
+def test_postgres_other_setup_mistakes_say_what_to_do(pg):
+    no_password = str(pg.target).replace(f":{pg.server.password}@", "@")
+    with pytest.raises(StoreError, match="wants a password for user moodmusic: put it in PGPASSWORD") as err:
+        Store(no_password)
+    assert err.value.kind == "open"
+    no_schema = str(pg.target).replace(pg.schema, "no_such_schema")
+    with pytest.raises(StoreError, match="the schema named in the search path .* does not exist") as err:
+        Store(no_schema)
+    assert err.value.kind == "open"
+    with pytest.raises(StoreError, match="holds no moodmusic history yet; open it once for writing") as err:
+        Store(pg.target, read_only=True)
+    assert err.value.kind == "read_only"
+
 def test_postgres_a_lost_connection_fails_one_call_and_the_next_reconnects(pg):
     store = Store(pg.target)
     store.add_reading("s1", "happy", 0.9, ts=T0)

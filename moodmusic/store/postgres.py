@@ -250,6 +250,9 @@ class PostgresStore(Store, backend="postgres"):
             if version == SCHEMA_VERSION:
                 return
             if self.read_only:
+                if version == 0:
+                    raise StoreError(f"{self.where} holds no moodmusic history yet; open it once for writing to "
+                                     "create it", "read_only")
                 raise StoreError(f"{self.where} has an older schema ({version}); open it once for writing to "
                                  "upgrade it", "read_only")
             with conn.transaction():
