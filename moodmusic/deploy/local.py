@@ -34,6 +34,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from collections.abc import Collection
 from pathlib import Path
 
 from moodmusic.config import ROOT
@@ -59,7 +60,7 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def free_ports(n: int, avoid: set[int] = frozenset()) -> list[int]:  # type: ignore[assignment]
+def free_ports(n: int, avoid: Collection[int] = ()) -> list[int]:
     """`n` distinct loopback ports nothing listens on at the moment."""
     ports: list[int] = []
     while len(ports) < n:
@@ -72,6 +73,7 @@ def free_ports(n: int, avoid: set[int] = frozenset()) -> list[int]:  # type: ign
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """Whether `url` answers 200 now (a health check)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             return answer.status == 200
