@@ -45,6 +45,11 @@ _MIGRATION_LOCK_WAIT = "60s"  # how long an opener waits for another one's migra
 # page writes every second, and a host that swallows packets would hold each write for the connect timeout.
 RETRY_AFTER_S = 10.0
 _failed: dict[str, tuple[float, StoreError]] = {}
+# A server that vanishes mid-call (a dead host, a cut network) fails the call within about 15 s instead
+# of holding the store's lock until the kernel gives up on TCP (minutes): libpq's keepalives and
+# TCP_USER_TIMEOUT (Linux; ignored elsewhere).
+_NETWORK_DEFAULTS = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 5, "keepalives_count": 3,
+                     "tcp_user_timeout": 15_000}
 _failed_lock = threading.Lock()
 
 
@@ -152,6 +157,7 @@ class PostgresStore(Store, backend="postgres"):
             kwargs["connect_timeout"] = max(2, math.ceil(self.busy_timeout_s))
         if "application_name" not in self._info:
             kwargs["application_name"] = "moodmusic"
+        kwargs.update({k: v for k, v in _NETWORK_DEFAULTS.items() if k not in self._info})  # the URL's own win
         try:
             conn = psycopg.connect(self._url, **kwargs)
         except psycopg.Error as exc:
