@@ -1,17 +1,18 @@
 """TURN for real: the live page in Chromium, forced to relay-only ICE through a real coturn on loopback.
 
 A real `turnserver` (Debian's coturn, `tests/browser/coturn.py`) runs on
-127.0.0.1 with long-term credentials; the app server is configured the way a
-deployment is, through MOODMUSIC_ICE_SERVERS, plus
-MOODMUSIC_ICE_TRANSPORT_POLICY=relay, so the browser's RTCPeerConnection
-offers only relayed candidates. The page must still show a mood, and the
+127.0.0.1 with a TURN REST API secret; the app server is configured the way a
+deployment is: MOODMUSIC_ICE_SERVERS names the relay, MOODMUSIC_TURN_SECRET
+lets it mint time-limited credentials for each page, and
+MOODMUSIC_ICE_TRANSPORT_POLICY=relay makes the browser's RTCPeerConnection
+offer only relayed candidates. The page must still show a mood, and the
 relay must be what carried it: the browser's selected candidate pair is of
 type "relay" on its side (read from its own getStats), and coturn's log holds
 the allocations, the permissions or channel binds towards the app server,
 and at least every byte the browser sent on that pair.
 
 Then, with the same app server and settings, the relay refuses their
-password, and then it is gone: each time a new visitor's START must bring no
+credentials (another secret), and then it is gone: each time a new visitor's START must bring no
 mood (there is no other path), and the widget must say the connection is not
 coming.
 """
@@ -91,7 +92,7 @@ def peer(page) -> dict | None:
 
 
 TAKING_LONG = "Connection is taking longer than expected"  # streamlit-webrtc's warning in its widget
-RELAY_ENV = {"MOODMUSIC_ICE_TRANSPORT_POLICY": "relay"}
+SECRET = "shared-by-coturn-and-the-app"
 
 
 @pytest.fixture
@@ -99,19 +100,21 @@ def turn(tmp_path):
     reason = coturn.available()
     if reason:
         pytest.skip(reason)
-    server = coturn.start_coturn(tmp_path / "coturn", user="moodmusic", password="relay-only")
+    server = coturn.start_coturn(tmp_path / "coturn", secret=SECRET)
     yield server
     server.stop()
 
 
 @contextmanager
-def relay_only_app(tmp_path, media_files, ice: list[dict]) -> Iterator[Callable[[], Any]]:
-    """A fresh app server configured with `ice` and relay-only ICE; yields a function opening a new visitor's page."""
+def relay_only_app(tmp_path, media_files, turn_url: str) -> Iterator[Callable[[], Any]]:
+    """A fresh app server whose relay is `turn_url`, relay-only; yields a function opening a new visitor's page."""
     from playwright.sync_api import sync_playwright
 
     home, port = tmp_path / "home", free_port()
     home.mkdir()
-    app = start_app(home, port, {"MOODMUSIC_ICE_SERVERS": json.dumps(ice), **RELAY_ENV}, drop=NO_KEYS)
+    env = {"MOODMUSIC_ICE_SERVERS": json.dumps([{"urls": [turn_url]}]), "MOODMUSIC_TURN_SECRET": SECRET,
+           "MOODMUSIC_ICE_TRANSPORT_POLICY": "relay"}
+    app = start_app(home, port, env, drop=NO_KEYS)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(*media_files))
@@ -151,8 +154,7 @@ def no_mood_and_a_warning(page) -> tuple[float, dict | None]:
 
 
 def test_relay_only_ice_through_coturn_gets_a_mood_and_none_without_the_relay(tmp_path, turn, media_files):
-    ice = [{"urls": [turn.url], "username": "moodmusic", "credential": "relay-only"}]
-    with relay_only_app(tmp_path, media_files, ice) as open_page:
+    with relay_only_app(tmp_path, media_files, turn.url) as open_page:
         page = open_page()
         clicked = press_start(page)
         page.get_by_text(MOOD_TEXT).first.wait_for(timeout=60_000)
@@ -178,13 +180,14 @@ def test_relay_only_ice_through_coturn_gets_a_mood_and_none_without_the_relay(tm
         assert counts["allocations"] >= 1 and counts["channel_binds"] + counts["permissions"] >= 1, counts
         assert f"peer {server_ip}" in log, log[-3000:]  # the relay was opened towards the app server
 
-        # The same app server and settings, the relay now refusing their password: no path at all.
+        # The same app server and settings, the relay now refusing their credentials: no path at all.
         turn.stop()
-        refusing = coturn.start_coturn(tmp_path / "coturn-refusing", password="not-what-the-app-has", port=turn.port)
+        refusing = coturn.start_coturn(tmp_path / "coturn-refusing", secret="not-the-app's-secret", port=turn.port)
         try:
             waited, seen = no_mood_and_a_warning(open_page())
-            print(f"wrong password: {TAKING_LONG!r} after {waited:.1f} s, no mood; browser peer: {seen}")
-            assert "credentials are incorrect" in refusing.log(), refusing.log()[-3000:]  # coturn refused them
+            print(f"wrong secret: {TAKING_LONG!r} after {waited:.1f} s, no mood; browser peer: {seen}")
+            log = refusing.log()
+            assert "check_stun_auth" in log and "401" in log, log[-3000:]  # coturn refused them
         finally:
             refusing.stop()
 

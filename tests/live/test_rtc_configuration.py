@@ -144,3 +144,17 @@ def test_coturn_refuses_expired_or_forged_credentials(secret_turn, fault):
     with pytest.raises(TransactionFailed) as caught:
         asyncio.run(_relay_one_datagram(secret_turn.port, username, password))
     assert "401" in str(caught.value), caught.value
+
+
+def test_coturn_relays_for_long_term_credentials_given_in_the_list(tmp_path):
+    reason = coturn.available()
+    if reason:
+        pytest.skip(reason)
+    turn = coturn.start_coturn(tmp_path / "coturn", user="ann", password="pa55")
+    try:
+        server = rtc_configuration(env(MOODMUSIC_ICE_SERVERS=[
+            {"urls": [turn.url], "username": "ann", "credential": "pa55"}]))["iceServers"][0]
+        assert asyncio.run(_relay_one_datagram(turn.port, server["username"], server["credential"])) == (
+            b"through the relay")
+    finally:
+        turn.stop()
