@@ -98,20 +98,22 @@ def test_streamlit_webrtc_gives_the_policy_to_the_browser_and_the_servers_to_aio
     assert [(s.urls, s.username, s.credential) for s in server.iceServers] == [(TURN[0]["urls"], "u", "p")]
 
 
-async def _relay_one_datagram(port: int, username: str, password: str) -> bytes:
-    """Allocate on the TURN server at 127.0.0.1:port with these credentials and send a datagram to a loopback peer."""
+async def _relay_one_datagram(port: int, username: str, password: str, transport: str = "udp") -> bytes:
+    """Allocate on the TURN server at 127.0.0.1:port with these credentials (reaching it over `transport`)
+    and send a datagram through the relay to a loopback peer."""
     from aioice.turn import create_turn_endpoint
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
         peer.bind(("127.0.0.1", 0))
         peer.settimeout(5)
-        transport, _ = await create_turn_endpoint(asyncio.DatagramProtocol, ("127.0.0.1", port), username, password)
+        relay, _ = await create_turn_endpoint(asyncio.DatagramProtocol, ("127.0.0.1", port), username, password,
+                                              transport=transport)
         try:
-            transport.sendto(b"through the relay", peer.getsockname())
+            relay.sendto(b"through the relay", peer.getsockname())
             data, _ = await asyncio.get_running_loop().run_in_executor(None, peer.recvfrom, 100)
             return data
         finally:
-            transport.close()
+            relay.close()
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +126,12 @@ def secret_turn(tmp_path_factory):
     server.stop()
 
 
-def test_coturn_relays_for_the_minted_credentials(secret_turn):
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_coturn_relays_for_the_minted_credentials(secret_turn, transport):
     values = env(MOODMUSIC_ICE_SERVERS=[{"urls": [secret_turn.url]}], MOODMUSIC_TURN_SECRET="s3cret",
                  MOODMUSIC_TURN_CREDENTIAL_SECONDS="600")
     server = rtc_configuration(values)["iceServers"][0]
-    data = asyncio.run(_relay_one_datagram(secret_turn.port, server["username"], server["credential"]))
+    data = asyncio.run(_relay_one_datagram(secret_turn.port, server["username"], server["credential"], transport))
     assert data == b"through the relay"
     assert coturn.relayed(secret_turn.log())["allocations"] >= 1
 
