@@ -9,6 +9,7 @@ library itself never imports streamlit. Secrets are kept out of `repr`.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -99,7 +100,7 @@ class Settings:
     models_dir: Path = MODELS_DIR
     catalog_path: Path = CATALOG_PATH
     home: Path = field(default_factory=lambda: Path.home() / ".moodmusic")
-    store_path: Path | None = None
+    store_path: Path | str | None = field(default=None, repr=False)  # a file, or a postgresql:// URL (kept as text)
     spotify_client_id: str = field(default="", repr=False)
     spotify_client_secret: str = field(default="", repr=False)
     spotify_market: str = "US"
@@ -118,7 +119,8 @@ class Settings:
     api_upload_dir: Path | None = None  # where uploads are written (each in its own temporary folder); None: the system's
 
     @property
-    def database(self) -> Path:
+    def database(self) -> Path | str:
+        """What `Store()` opens: the SQLite file, or the PostgreSQL URL as written (a Path would fold its `//`)."""
         return self.store_path or (self.home / "moodmusic.sqlite3")
 
     @property
@@ -130,8 +132,14 @@ class Settings:
         return bool(self.spotify_client_id and self.spotify_client_secret)
 
     def __repr__(self) -> str:  # secrets never appear in logs or tracebacks
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
-        return f"Settings({shown})"
+        shown = [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr]
+        shown.insert(3, f"database={_without_password(str(self.database))!r}")
+        return f"Settings({', '.join(shown)})"
+
+
+def _without_password(target: str) -> str:
+    """A database URL as it may be shown: `postgresql://ann:***@host/db` (a file path unchanged)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", target, flags=re.I)
 
 
 def load_settings() -> Settings:
@@ -143,7 +151,7 @@ def load_settings() -> Settings:
         models_dir=Path(_env("MOODMUSIC_MODELS_DIR") or MODELS_DIR).expanduser(),
         catalog_path=Path(_env("MOODMUSIC_CATALOG") or CATALOG_PATH).expanduser(),
         home=home,
-        store_path=Path(store).expanduser() if store else None,
+        store_path=(store if "://" in store else Path(store).expanduser()) if store else None,
         spotify_client_id=_env("SPOTIFY_CLIENT_ID"),
         spotify_client_secret=_env("SPOTIFY_CLIENT_SECRET"),
         spotify_market=_env("SPOTIFY_MARKET", "US") or "US",

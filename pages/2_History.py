@@ -22,7 +22,7 @@ from moodmusic.ui.text import plain  # noqa: E402
 
 state = st.session_state
 COLOURS = alt.Scale(domain=list(MOODS), range=[STYLES[m].colour for m in MOODS])
-SCOPES = {"all": "All sessions on this computer", "this": "This browser session only"}
+SCOPES = {"all": "All sessions", "this": "This browser session only"}
 
 st.title("📈 History")
 if state.get("history-done"):
@@ -39,9 +39,10 @@ except StoreError as exc:
     st.error(plain(str(exc)))
     st.stop()
 
-st.caption(hv.stored_text(counts, this_session=session is not None) + " No video or audio is ever stored.")
+st.caption(hv.stored_text(counts, this_session=session is not None, backend=store.backend)
+           + " No video or audio is ever stored.")
 with st.expander("What is stored, and how often"):
-    st.markdown(hv.what_is_stored(store.min_interval_s))
+    st.markdown(hv.what_is_stored(store.min_interval_s, backend=store.backend))
 
 if not days:
     st.info("No mood readings yet" + (" in this browser session" if session else "")
@@ -112,7 +113,7 @@ with left:
         st.error(plain(str(exc)))
 with right:
     st.markdown("#### Delete")
-    what = "this browser session's history" if session else "all history on this computer"
+    what = hv.whose(session is not None, store.backend)
     if not state.get("history-confirm"):
         if st.button("🗑️ Delete my history…", key="history-delete"):
             state["history-confirm"] = True
@@ -126,7 +127,7 @@ with right:
                 ids = [session] if session else hv.session_ids(store)
                 gone = store.counts(session_id=session)
                 hv.delete_sessions(store, ids)
-                state["history-done"] = hv.deleted_text(gone, this_session=session is not None)
+                state["history-done"] = hv.deleted_text(gone, this_session=session is not None, backend=store.backend)
             except StoreError as exc:
                 state["history-done"] = None
                 st.error(plain(str(exc)))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import pg_backend, postgres_server, store_backend  # noqa: F401 (fixtures: one PostgreSQL server per test session)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MOODMUSIC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -23,7 +23,7 @@ import pytest
 from moodmusic.config import ROOT
 from moodmusic.store import MIGRATIONS, SCHEMA_VERSION, PostgresStore, SQLiteStore, Store, StoreError, postgres_url
 from moodmusic.store.base import postgres_ddl, statements
-from tests.pg import Backend, pg_backend, postgres_server, store_backend  # noqa: F401 (fixtures)
+from tests.pg import Backend
 
 DAY = 86_400.0
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc).timestamp()
@@ -462,7 +462,7 @@ def pg(pg_backend: Backend) -> Backend:
 
 
 def test_postgres_is_chosen_by_a_url_even_one_that_went_through_a_path(pg):
-    """Settings keep MOODMUSIC_DB as a Path, which folds `//`: the URL still opens PostgreSQL."""
+    """A Path folds `//` (settings keep a URL as text, but a caller may pass one): it still opens PostgreSQL."""
     with Store(Path(str(pg.target))) as s:
         assert isinstance(s, PostgresStore) and isinstance(s, Store) and s.backend == "postgres"
         s.add_reading("s1", "happy", 0.9, ts=T0)
@@ -482,6 +482,21 @@ def test_postgres_from_moodmusic_db_as_the_app_reads_it(pg, monkeypatch):
         s.add_game("s1", 1, (90,), None, ts=T0)
     with Store(pg.target) as s:
         assert len(s.games()) == 1
+
+def test_settings_keep_a_database_url_whole_and_never_show_its_password(monkeypatch, tmp_path):
+    """A Path would fold `postgresql:///db` to `postgresql:/db`; the settings' repr goes into logs."""
+    from moodmusic.config import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setenv("MOODMUSIC_DB", "postgresql://ann:s3cret@db.example:5432/mm")
+    settings = load_settings()
+    assert settings.database == "postgresql://ann:s3cret@db.example:5432/mm"
+    assert "s3cret" not in repr(settings) and "postgresql://ann:***@db.example:5432/mm" in repr(settings)
+    monkeypatch.setenv("MOODMUSIC_DB", "postgresql:///mm")
+    assert load_settings().database == "postgresql:///mm"
+    monkeypatch.setenv("MOODMUSIC_DB", str(tmp_path / "h.sqlite3"))
+    assert load_settings().database == tmp_path / "h.sqlite3" and str(tmp_path) in repr(load_settings())
+
 
 def test_postgres_never_shows_the_password(pg):
     password = pg.server.password

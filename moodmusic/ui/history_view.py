@@ -50,21 +50,34 @@ def contents_text(counts: dict[str, int]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def stored_text(counts: dict[str, int], this_session: bool) -> str:
+def place(backend: str = "sqlite") -> str:
+    """Where the history lives, in words: a file here, or the PostgreSQL database every replica shares.
+
+    >>> place("sqlite"), place("postgres")
+    ('on this computer', 'in the shared database')
+    """
+    return "in the shared database" if backend == "postgres" else "on this computer"
+
+
+def whose(this_session: bool, backend: str = "sqlite") -> str:
+    """What "delete" takes, in words: this browser session's history, or all of it where it lives."""
+    return "this browser session's history" if this_session else f"all history {place(backend)}"
+
+
+def stored_text(counts: dict[str, int], this_session: bool, backend: str = "sqlite") -> str:
     """What is stored for the scope the page shows (`Store.counts` for that scope), in words."""
     if this_session:
         return f"Stored for this browser session: {contents_text(counts)}."
     sessions = _count(counts["sessions"], "session", "sessions")
-    return f"Stored on this computer: {contents_text(counts)}, over {sessions}."
+    return f"Stored {place(backend)}: {contents_text(counts)}, over {sessions}."
 
 
-def deleted_text(counts: dict[str, int], this_session: bool) -> str:
+def deleted_text(counts: dict[str, int], this_session: bool, backend: str = "sqlite") -> str:
     """The confirmation after a deletion, naming what went (counts taken just before it)."""
-    what = "this browser session's history" if this_session else "all history on this computer"
-    return f"Deleted {what}: {contents_text(counts)}."
+    return f"Deleted {whose(this_session, backend)}: {contents_text(counts)}."
 
 
-def what_is_stored(interval_s: float = 1.0) -> str:
+def what_is_stored(interval_s: float = 1.0, backend: str = "sqlite") -> str:
     """What the history holds and how often it is written (the live page's `music_watch` and the store)."""
     often = "about once a second" if interval_s == 1 else f"at most once every {interval_s:g} s"
     return (
@@ -72,8 +85,11 @@ def what_is_stored(interval_s: float = 1.0) -> str:
         f"how sure it is, and how much the face and the voice counted) is stored {often}; nothing is stored "
         "while the camera and microphone are off. Each list of tracks is stored when it is shown (and the new "
         "track when you skip one), and each like or skip when you press it. No video, audio, picture or "
-        "uploaded file is ever stored. It all stays in a local file on this computer, under a random id for "
-        "each browser session; the id is kept in the page address (`?sid=…`), so a reload keeps it."
+        "uploaded file is ever stored. "
+        + ("It all stays in a local file on this computer" if backend != "postgres"
+           else "It all goes to the PostgreSQL database this app's servers share")
+        + ", under a random id for each browser session; the id is kept in the page address (`?sid=…`), "
+        "so a reload keeps it."
     )
 
 

@@ -171,3 +171,21 @@ def test_the_page_timeline_uses_a_clock_format(home, store):
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     axis = spec["encoding"]["x"]["axis"]
     assert axis["format"] == "%d %b %H:%M"  # readings on two days
+
+
+def test_on_postgresql_the_page_says_the_history_is_shared_not_on_this_computer(home, pg_backend, monkeypatch):
+    """MOODMUSIC_DB=postgresql://… (every replica's history): the page reads and words it as the shared database."""
+    from moodmusic.ui import resources
+
+    monkeypatch.setenv("MOODMUSIC_DB", str(pg_backend.target))
+    resources.store.clear()
+    store = resources.store()
+    assert store.backend == "postgres"
+    _fill(store)
+    at = _run(session_id="today-session")
+    assert _caption(at).startswith(
+        "Stored in the shared database: 7 mood readings, 1 track shown and 1 like or skip, over 2 sessions.")
+    assert not any("on this computer" in m.value for m in [*at.markdown, *at.caption])
+    at.button(key="history-delete").click().run()
+    assert any("Delete all history in the shared database" in w.value for w in at.warning)
+    resources.store.clear()
