@@ -37,7 +37,7 @@ REGIONS: tuple[tuple[str, tuple[float, float]], ...] = (
     ("the forehead", (24.0, 4.0)),
     ("the brows", (15.0, 11.0)), ("the brows", (32.0, 11.0)),
     ("the eyes", (15.0, 18.3)), ("the eyes", (32.0, 18.0)),
-    ("between the eyes", (23.5, 17.0)),
+    ("the bridge of the nose", (23.5, 17.0)),
     ("the nose", (24.0, 27.0)),
     ("the cheeks", (8.0, 30.0)), ("the cheeks", (40.0, 30.0)),
     ("the mouth", (23.8, 36.4)),
