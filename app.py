@@ -115,9 +115,11 @@ with watch:
         if source == "browser":
             local_source.release()
             streamer.render(get_session, capture_fps=settings.capture_fps)
-        elif source == "local":
-            local_source.render_local(get_session)
         else:
+            state.pop(streamer.CONNECTING_KEY, None)  # only the browser's WebRTC connects
+        if source == "local":
+            local_source.render_local(get_session)
+        elif source == "file":
             local_source.render_file(get_session)
     if source == "browser" and not turn_configured():
         st.caption(
@@ -161,7 +163,8 @@ def mood_now() -> None:
     """The current mood, or, once the input stops, why there is none and the last one ("Last mood: … (N s ago)")."""
     snap = live.snapshot()
     ago = snap.updated - snap.last_mood_at if snap.last_mood_at is not None else None
-    ui.mood_badge(snap.mood, snap.confidence, snap.state, last_mood=snap.last_mood, last_seen_s=ago)
+    ui.mood_badge(snap.mood, snap.confidence, streamer.connection_state(snap.state, state.get(streamer.CONNECTING_KEY)),
+                  last_mood=snap.last_mood, last_seen_s=ago)
 
 
 @st.fragment(run_every=1.0 * pace)

@@ -26,7 +26,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
-from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, free_port, parse_status, start_app
+from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, sessions_per_core, summarise_session
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,7 +80,7 @@ def run_sessions(
         home = Path(tmp)
         port = free_port()
         server = start_app(home, port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
-                           drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+                           drop=NO_RELAY)
         sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
         readings: list[list[dict]] = [[] for _ in range(n)]
         crashed: dict[int, str] = {}  # a script error in a page: it goes blank and stops
@@ -299,7 +299,7 @@ def glass_in_browser(hold: float = 4.0, seconds: float = 26.0) -> dict:
         home = Path(tmp) / "home"
         home.mkdir()
         port = free_port()
-        server = start_app(home, port, drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+        server = start_app(home, port, drop=NO_RELAY)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(video, audio))

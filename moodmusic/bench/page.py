@@ -29,9 +29,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# What a test or benchmark server runs without: no Spotify keys (the offline catalog) and no TURN relay.
-NO_KEYS: tuple[str, ...] = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "CLOUDFLARE_TURN_KEY_ID",
-                            "TWILIO_ACCOUNT_SID", "HF_TOKEN")
+# What a test or benchmark server runs without: no TURN relay (the developer's own would carry every
+# test's media), and for NO_KEYS also no Spotify keys (the offline catalog).
+NO_RELAY: tuple[str, ...] = ("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN", "MOODMUSIC_ICE_SERVERS",
+                             "MOODMUSIC_TURN_SECRET", "MOODMUSIC_ICE_TRANSPORT_POLICY")
+NO_KEYS: tuple[str, ...] = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", *NO_RELAY)
 
 
 def start_app(
@@ -42,9 +44,8 @@ def start_app(
     It runs in `home`, so the repository's .streamlit/config.toml is not read:
     the settings that matter for speed are passed on the command line.
     """
-    env = dict(os.environ, MOODMUSIC_HOME=str(home), HOME=str(home), **(extra_env or {}))
-    for name in drop:
-        env.pop(name, None)
+    env = {name: value for name, value in os.environ.items() if name not in drop}  # the developer's keys go
+    env.update(MOODMUSIC_HOME=str(home), HOME=str(home), **(extra_env or {}))  # what the caller sets stays
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",

@@ -41,7 +41,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench.meters import CpuMeter, MachineCpuMeter, ThreadCpuMeter, process_tree, rss_mb
-from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, free_port, parse_status, start_app
+from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, summarise_session
 
 COMPONENT = "streamlit_webrtc"
@@ -398,7 +398,7 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = start_app(Path(tmp), port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
-                           drop=("CLOUDFLARE_TURN_KEY_ID", "TWILIO_ACCOUNT_SID", "HF_TOKEN"))
+                           drop=NO_RELAY)
         try:
             with _light_media():
                 m = asyncio.run(_drive(f"ws://127.0.0.1:{port}/_stcore/stream", server.pid, n, seconds,

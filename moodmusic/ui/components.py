@@ -16,6 +16,11 @@ from moodmusic.ui.text import attr, plain
 
 STATE_MESSAGES = {
     "waiting": "Waiting for the camera and microphone…",
+    "connecting": "Still connecting to the server: your camera is on, but its video has not arrived. "
+                  "A firewall may be in the way; try another network, or use Analyse a clip.",
+    "relay failing": "Still connecting: the app's TURN relay does not answer or refuses its credentials, so "
+                     "no video can arrive (for whoever runs this app: check that the relay is running and "
+                     "that MOODMUSIC_ICE_SERVERS and MOODMUSIC_TURN_SECRET match it).",
     "no signal": "No signal: the camera and microphone stopped sending.",
     "no face": "No face in view — look at the camera.",
     "silence": "Listening… say something.",

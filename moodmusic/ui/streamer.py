@@ -6,6 +6,7 @@ the real browser test exercises the real thing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -42,4 +43,38 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
         async_processing=True,
         video_html_attrs={"autoPlay": True, "controls": False, "muted": True, "style": {"width": "100%"}},
     )
+    note_connecting(bool(ctx.state.signalling), bool(ctx.state.playing), rtc)
     return bool(ctx.state.playing)
+
+
+CONNECTING_KEY = "mm-rtc-connecting"  # session_state: (since when START has been connecting, relay-only?)
+SLOW_CONNECT_S = 8.0  # a connection on loopback or a LAN takes about a second; a relay a few
+
+
+def note_connecting(signalling: bool, playing: bool, rtc: dict | None) -> None:
+    """Remember since when START has been trying to connect (the page's status says so after a while)."""
+    if signalling and not playing:
+        relay_only = bool(rtc and rtc.get("iceTransportPolicy") == "relay")
+        st.session_state.setdefault(CONNECTING_KEY, (time.time(), relay_only))
+    else:
+        st.session_state.pop(CONNECTING_KEY, None)
+
+
+def connection_state(engine_state: str, connecting: tuple[float, bool] | None, now: float | None = None) -> str:
+    """The engine's state, or why no video came yet when START has been connecting for a while.
+
+    The engine alone would say "waiting for the camera" while the camera works and
+    the connection to the server is what fails (a relay that is down, a firewall).
+    `connecting` is what `note_connecting` kept: (since when, relay-only?).
+
+    >>> connection_state("waiting", (100.0, True), now=103.0), connection_state("waiting", (100.0, True), now=109.0)
+    ('waiting', 'relay failing')
+    >>> connection_state("waiting", (100.0, False), now=109.0), connection_state("no face", (100.0, False), now=109.0)
+    ('connecting', 'no face')
+    """
+    if engine_state != "waiting" or connecting is None:
+        return engine_state
+    started, relay_only = connecting
+    if (time.time() if now is None else now) - started < SLOW_CONNECT_S:
+        return engine_state
+    return "relay failing" if relay_only else "connecting"

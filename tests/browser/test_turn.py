@@ -149,6 +149,7 @@ def no_mood_and_a_warning(page) -> tuple[float, dict | None]:
     seen = peer(page)
     body = page.inner_text("body")
     assert not MOOD_TEXT.search(body), body[:2000]
+    page.get_by_text("the app's TURN relay does not answer or refuses its credentials").wait_for(timeout=15_000)
     assert seen is not None and seen["connection"] != "connected" and not seen["local_types"], seen
     return waited, seen
 
