@@ -3,7 +3,10 @@
 Used by `python -m moodmusic predict` and the "Analyse a clip" page, with the
 same feature code and experts as the live engine: faces through the tracker
 and face expert, speech through `clip_features` and the voice expert, and the
-two fused per segment by the same confidence-weighted `fuse`.
+two fused per segment by the same confidence-weighted `fuse`. What was said
+is a third opinion where a recogniser is installed (`WordsReader`): the clip's
+transcript, its words opinion, and the weight measured for it, fused into
+every window that heard speech.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from moodmusic.audio import SAMPLE_RATE, VoiceActivity, clip_features, window_bo
 from moodmusic.audio.speaker import SpeakerAdapter, prior_from_meta
 from moodmusic.moods import MOODS, MoodReading
 from moodmusic.recognition import Opinion, fuse
+from moodmusic.recognition.fusion import FusionRule, ModalityRule
 from moodmusic.recognition.explain import occlusion, overlay, voice_contributions
 from moodmusic.recognition.baseline import MIN_FRAMES, BaselineError, NeutralBaseline, load_reference
 from moodmusic.vision import Face, FaceTracker, detect_faces_in_image, draw_overlay
@@ -65,6 +69,7 @@ class Analysis(MoodReading):
     voice_probs: np.ndarray | None
     segments: list[Segment] = field(default_factory=list)
     baseline: str | None = None  # the neutral-face media the face was read against (`Analyzer.baseline_from`)
+    words: Words | None = None  # what was said; None: no sound, or no recogniser installed
 
 
     def to_json(self) -> dict:
@@ -80,6 +85,9 @@ class Analysis(MoodReading):
         }
         if self.baseline is not None:  # only with --baseline: the other keys stay as they were
             out["baseline"] = self.baseline
+        if self.words is not None:  # only where speech could be recognised: the other keys stay as they were
+            out["words"] = {"transcript": self.words.transcript, "mood": self.words.mood,
+                            "probs": probs(self.words.probs), "weight": round(self.words.weight, 4)}
         if len(self.segments) > 1:
             out["timeline"] = [
                 {"start": round(s.start, 2), "end": round(s.end, 2), "mood": s.mood, "confidence": round(s.confidence, 4)}
@@ -99,6 +107,47 @@ class Analysis(MoodReading):
                          for s in self.segments])
         weights = np.array([s.voice_weight for s in self.segments])
         return voice_contributions(rows, weights, int(np.argmax(self.voice_probs)))
+
+
+@dataclass(frozen=True)
+class Words(MoodReading):
+    """The clip's words: the transcript, the words opinion over MOODS, and the fusion weight measured for it."""
+
+    transcript: str
+    probs: np.ndarray | None  # None when nothing was recognised
+    weight: float  # `WordsMap.weight`: 0 where words measured no better than chance on held-out speakers
+
+
+class WordsReader:
+    """Speech → transcript → words opinion; `load` gives None (and a reason) where it cannot run."""
+
+    def __init__(self, transcriber, words_map) -> None:
+        self.transcriber, self.map = transcriber, words_map
+
+    @classmethod
+    def load(cls, models_dir: str | Path) -> tuple[WordsReader | None, str | None]:
+        from moodmusic.audio.transcribe import Transcriber, available
+        from moodmusic.recognition.words import MAP_FILE, WordsMap
+
+        path = Path(models_dir) / MAP_FILE
+        if not available():
+            return None, "no speech recogniser installed (pip install pocketsphinx==5.1.1)"
+        if not path.is_file():
+            return None, f"no words map in {models_dir} (python -m moodmusic train words)"
+        try:
+            return cls(Transcriber(), WordsMap.load(path)), None
+        except (ImportError, ValueError) as exc:
+            return None, str(exc)
+
+    def read(self, signal: np.ndarray) -> Words:
+        from moodmusic.recognition.words import words_opinion
+
+        opinion = words_opinion(self.transcriber.transcribe(signal).text, self.map)
+        return Words(opinion.text, opinion.probs, float(self.map.weight))
+
+    def rule(self, rule: FusionRule | None) -> FusionRule | None:
+        """The fusion rule with the words' measured weight (the map is calibrated already); None stays None."""
+        return None if rule is None else dataclasses.replace(rule, words=ModalityRule(weight=float(self.map.weight)))
 
 
 EXPLAIN_SIDE = 192  # px per panel of an explanation picture (the 48 px crop x 4)
@@ -135,14 +184,26 @@ def _mean(rows: list[np.ndarray], weights: list[float] | None = None) -> np.ndar
 class Analyzer:
     """Holds the experts (load once) and analyses any number of files."""
 
-    def __init__(self, experts, models_dir: str | Path | None = None, baseline: NeutralBaseline | None = None) -> None:
+    def __init__(self, experts, models_dir: str | Path | None = None, baseline: NeutralBaseline | None = None,
+                 words: bool = True) -> None:
         """`models_dir`: where the face detector and mesh live (default: the configured models folder).
-        `baseline`: this person's neutral face (`baseline_from`); every face reading is then taken relative to it."""
+        `baseline`: this person's neutral face (`baseline_from`); every face reading is then taken relative to it.
+        `words`: also recognise what was said (where pocketsphinx and `models/words_map.json` are there)."""
         from moodmusic.config import load_settings
 
         self.experts = experts
         self.models_dir = Path(models_dir) if models_dir is not None else load_settings().models_dir
         self.baseline = baseline
+        self._want_words = words
+        self._words: WordsReader | None = None
+        self.words_problem: str | None = None  # why words are not read, once tried
+
+    @property
+    def words(self) -> WordsReader | None:
+        """The words reader, loaded on first use (the recogniser takes about 0.3 s to load)."""
+        if self._want_words and self._words is None and self.words_problem is None:
+            self._words, self.words_problem = WordsReader.load(self.models_dir)
+        return self._words
 
     def analyse(self, path: str | Path, progress: Callable[[float, str], None] | None = None) -> Analysis:
         """Raise `media.MediaError` (a clear one-line reason) for a file that cannot be read."""
@@ -231,11 +292,17 @@ class Analyzer:
         if info.has_video:
             face_times, face_rows, face_scores = self._video_faces(path, info.duration, report, shots)
         voice_times, voice_rows, voice_quality, heard, voice_novelty = [], [], [], None, []
+        words = None
         if info.kind == "audio" or info.has_audio:
             voice_times, voice_rows, voice_quality, heard, voice_novelty = self._voice(path, report)
+            if heard and self.words is not None:
+                report(0.85, "reading the words")
+                words = self.words.read(media.read_audio(path))
         report(0.95, "fusing")
-        return self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
-                             heard, voice_novelty, shots)
+        result = self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
+                               heard, voice_novelty, shots, words)
+        result.words = words
+        return result
 
     def explain(self, analysis: Analysis) -> Analysis:
         """`analysis` with an `explanation` picture for every window that kept a face crop.
@@ -376,7 +443,12 @@ class Analyzer:
         return times, list(probs), quality, True, novelty
 
     # ---------------------------------------------------------------- fusion
-    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard, v_n, shots=None) -> Analysis:
+    def _combine(self, path, info, f_t, f_p, f_q, v_t, v_p, v_q, heard, v_n, shots=None,
+                 words: Words | None = None) -> Analysis:
+        rule = self.experts.rule
+        said = None
+        if words is not None and words.probs is not None and self.words is not None:
+            rule, said = self.words.rule(rule), Opinion(words.probs)  # counts in every window that heard speech
         duration = max(info.duration, max(f_t + v_t, default=0.0))
         n = max(1, int(np.ceil(duration / SEGMENT_SECONDS - 1e-6)))
         segments = []
@@ -391,7 +463,7 @@ class Analyzer:
                 Opinion(fp, float(np.mean([f_q[i] for i in fi]))) if fp is not None else None,
                 Opinion(vp, float(np.mean([v_q[i] for i in vi])), novelty=float(np.mean(novelty)) if novelty else None)
                 if vp is not None else None,
-                rule=self.experts.rule,
+                rule=rule, words=said if vp is not None else None,
             )
             shot = (shots or {}).get(k)
             if shot is None and k == n - 1 and shots:  # the last window also holds frames past its end

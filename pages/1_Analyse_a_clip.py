@@ -76,6 +76,14 @@ if done is None or done[0] != ident:
 analysis = state["clip-result"][1]
 clip_report.render_report(analysis, explain=Analyzer(experts).explain)  # the face heatmaps, on request
 
+words = analysis.words  # what was said: a third opinion, counted by the weight measured for it
+if words is not None:
+    said = f"“{plain(words.transcript)}”" if words.transcript else "nothing recognised"
+    lean = f" → leaning **{words.mood}** ({words.confidence:.0%})" if words.mood else ""
+    why = (": on held-out speakers the words measured no better than chance, so they do not move the mood"
+           if words.weight == 0 else ", measured on held-out speakers; the voice's is 1.5")
+    st.markdown(f"**Words:** {said}{lean} (weight {words.weight:g}{why})")
+
 if analysis.mood is not None:
     st.divider()
     music_panel.music_for(analysis.mood, key="clip")

@@ -30,6 +30,7 @@ TARGETS: dict[str, str] = {
     "fusion": "the audio-visual fusion model",
     "fusion-rule": "the fusion rule (calibration, out-of-corpus reliability, novelty gate) on held-out data",
     "neutral": "the face model's reading of a typical neutral face (models/neutral_reference.json)",
+    "words": "the words opinion: what was said (pocketsphinx) → VADER valence → moods, and its fusion weight",
 }
 
 
@@ -309,6 +310,30 @@ def _run_fusion_rule(args: argparse.Namespace) -> int:
     ))
 
 
+# ----------------------------------------------------------------------------- words
+
+def _words_options(parser: argparse.ArgumentParser, trainer) -> None:
+    d = trainer.WordsConfig
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--models", type=Path, default=d.models, help="folder with the voice expert and fusion rule")
+    parser.add_argument("--out", type=Path, default=d.out, help="where to write the words map (JSON)")
+    parser.add_argument("--cache", type=Path, default=d.cache, help="transcripts are cached in CACHE/words/")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _run_words(args: argparse.Namespace) -> int:
+    from moodmusic.audio.transcribe import MISSING, available
+    from moodmusic.training.words import WordsConfig, train_words
+
+    if not available():
+        raise UserError(MISSING)
+    if not args.data.is_dir():
+        raise UserError(f"data folder {args.data} not found; pass --data DIR (the shared data folder)")
+    return train_words(WordsConfig(data=args.data, models=args.models, out=args.out, cache=args.cache, seed=args.seed,
+                                   progress=not args.no_progress, command=_command_line(args, "words", 1)))
+
+
 # ----------------------------------------------------------------------------- the command that reproduces a run
 
 def _world_size() -> int:
@@ -345,4 +370,5 @@ _TARGET_CLI: dict[str, tuple[Callable, Callable[[argparse.Namespace], int]]] = {
     "fusion": (_fusion_options, _run_fusion),
     "fusion-rule": (_fusion_rule_options, _run_fusion_rule),
     "neutral": (_neutral_options, _run_neutral),
+    "words": (_words_options, _run_words),
 }

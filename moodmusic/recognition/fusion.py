@@ -41,7 +41,8 @@ from moodmusic.moods import MOODS, MoodReading
 
 # How far each expert is trusted relative to the other when both are equally
 # sure, from their speaker-/subject-independent test accuracy (model card).
-DEFAULT_PRIORS: dict[str, float] = {"face": 1.0, "voice": 0.8}
+# Words count only through a fitted rule (`FusionRule.words`, measured on held-out speakers): never by default.
+DEFAULT_PRIORS: dict[str, float] = {"face": 1.0, "voice": 0.8, "words": 0.0}
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,16 @@ class FusionRule:
     face: ModalityRule = field(default_factory=ModalityRule)
     voice: ModalityRule = field(default_factory=ModalityRule)
     fitted: dict = field(default_factory=dict)  # data, command and figures behind the numbers
+    # What was said (`recognition.words`): weight 0 unless measured (`models/words_map.json` sets it at load)
+    words: ModalityRule = field(default_factory=lambda: ModalityRule(weight=0.0))
 
     def of(self, modality: str) -> ModalityRule:
-        return self.face if modality == "face" else self.voice
+        return {"face": self.face, "voice": self.voice, "words": self.words}[modality]
 
     def save(self, path: str | Path) -> None:
         data = {"kind": RULE_KIND, "face": self.face.to_dict(), "voice": self.voice.to_dict(), "fitted": self.fitted}
+        if self.words != ModalityRule(weight=0.0):
+            data["words"] = self.words.to_dict()
         # one line per top-level part: readable keys, without one line per number of the novelty model
         lines = [f" {json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in data.items()]
         Path(path).write_text("{\n" + ",\n".join(lines) + "\n}\n")
@@ -111,7 +116,9 @@ class FusionRule:
             raise ValueError(f"{path} is not a readable fusion rule ({exc})") from None
         if not isinstance(data, dict) or data.get("kind") != RULE_KIND:
             raise ValueError(f"{path} is not a {RULE_KIND} file")
-        return cls(ModalityRule.from_dict(data["face"]), ModalityRule.from_dict(data["voice"]), data.get("fitted", {}))
+        words = ModalityRule.from_dict(data["words"]) if "words" in data else ModalityRule(weight=0.0)
+        return cls(ModalityRule.from_dict(data["face"]), ModalityRule.from_dict(data["voice"]), data.get("fitted", {}),
+                   words)
 
 
 RULE_KIND = "moodmusic-fusion-rule-v1"
@@ -151,10 +158,11 @@ def opinion_weight(op: Opinion, prior: float = 1.0, half_life: float = 1.5) -> f
     return prior * _signal(op, half_life) * (0.25 + 0.75 * certainty(op.probs))
 
 
-def _usable(face: Opinion | None, voice: Opinion | None) -> list[tuple[str, Opinion, np.ndarray]]:
+def _usable(face: Opinion | None, voice: Opinion | None,
+            words: Opinion | None = None) -> list[tuple[str, Opinion, np.ndarray]]:
     """(modality, opinion, cleaned probabilities) for each opinion with usable mass."""
     out = []
-    for name, op in (("face", face), ("voice", voice)):
+    for name, op in (("face", face), ("voice", voice), ("words", words)):
         p = clean_probs(op.probs) if op is not None else None
         if p is not None:
             out.append((name, op, p))
@@ -167,14 +175,19 @@ def fuse(
     priors: dict[str, float] | None = None,
     half_life: float = 1.5,
     rule: FusionRule | None = None,
+    words: Opinion | None = None,
 ) -> Fused:
-    """Weighted average of the available opinions, or with a `rule` their calibrated product; either may be missing."""
+    """Weighted average of the available opinions, or with a `rule` their calibrated product; any may be missing.
+
+    `words` (what was said, `recognition.words`) counts only as much as a rule's measured words weight.
+    """
     if rule is not None:
-        return _fuse_by_rule(face, voice, rule, half_life)
+        return _fuse_by_rule(face, voice, rule, half_life, words)
     priors = priors or DEFAULT_PRIORS
     parts: list[tuple[str, np.ndarray, float]] = []
-    for name, op, p in _usable(face, voice):
-        w = opinion_weight(Opinion(p, op.quality, op.age), priors.get(name, 1.0), half_life)
+    for name, op, p in _usable(face, voice, words):
+        w = opinion_weight(Opinion(p, op.quality, op.age), priors.get(name, 0.0 if name == "words" else 1.0),
+                           half_life)
         if w > 1e-6:
             parts.append((name, p, w))
     if not parts:
@@ -184,10 +197,11 @@ def fuse(
     return Fused(probs.astype(np.float32), {name: w / total for name, _, w in parts})
 
 
-def _fuse_by_rule(face: Opinion | None, voice: Opinion | None, rule: FusionRule, half_life: float) -> Fused:
+def _fuse_by_rule(face: Opinion | None, voice: Opinion | None, rule: FusionRule, half_life: float,
+                  words: Opinion | None = None) -> Fused:
     """Product of calibrated experts: log p = sum of weight x log p_expert, renormalised."""
     parts: list[tuple[str, np.ndarray, float]] = []
-    for name, op, p in _usable(face, voice):
+    for name, op, p in _usable(face, voice, words):
         m = rule.of(name)
         w = m.weight * _signal(op, half_life) * m.gate(op.novelty)
         if w > 1e-6:

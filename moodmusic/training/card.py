@@ -169,6 +169,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += _calibration_section(card["calibration"], card.get("figures", {}))
     if card.get("talking"):
         out += _talking_section(card["talking"])
+    if card.get("words"):
+        out += _words_section(card["words"])
     out += _references_and_limits(card.get("commands") or {})
     return "\n".join(out) + "\n"
 
@@ -566,6 +568,46 @@ def _proof_tables(proof: dict[str, Any]) -> list[str]:
     out.append("\nSynthetic pairs join a face and a voice that share only the label (optimistic); the action-unit "
                "pairs are real (the AU model's heads, the same rule form fitted on actors 17–20, clip level); "
                "MEAD M030 is one speaker, frame level, voice only in its one talking clip.")
+    return out
+
+
+def _words_section(words: dict[str, Any]) -> list[str]:
+    """What was said as a third opinion: recognition errors, words alone against chance, and its fusion weight."""
+    f = words.get("fitted") or {}
+    out = ["## Words as evidence", "",
+           f"What was said, recognised offline by {f.get('recogniser', 'pocketsphinx')} and scored by "
+           f"{f.get('lexicon', 'VADER')}, mapped to the six moods by a logistic regression fitted on "
+           f"{f.get('fit_on', '?')} and calibrated on {f.get('calibrated_on', '?')} "
+           f"(`{f.get('command', 'python -m moodmusic train words')}`). {f.get('note', '')}.", ""]
+    wer = f.get("wer") or {}
+    if wer:
+        out.append("Word error rate against the known sentences: " + "; ".join(
+            f"{k.upper()} {v['wer'] * 100:.1f}% ({v['clips']} clips, {v['exact'] * 100:.0f}% exact)" for k, v in wer.items())
+            + f". Cost: {f.get('cpu_seconds_per_speech_second', '?')} CPU s per second of speech.")
+        out.append("")
+    rows = f.get("words_alone") or {}
+    if rows:
+        out += ["| words alone | n | accuracy | majority | macro-F1 | majority F1 | NLL | uniform NLL |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, r in rows.items():
+            c = r["chance"]
+            out.append(f"| {name} | {r['n']} | {r['accuracy'] * 100:.1f}% | {c['majority_accuracy'] * 100:.1f}% | "
+                       f"{r['macro_f1']:.3f} | {c['majority_macro_f1']:.3f} | {r['nll']:.3f} | {c['uniform_nll']:.3f} |")
+        out.append("")
+    w = f.get("weight") or {}
+    out.append(f"Fusion weight of the words: **{words.get('weight', 0)}** ({w.get('rule', w.get('problem', ''))}; "
+               f"validation NLL gain of the best grid weight {w.get('best_on_grid', '?')}: "
+               f"{w.get('nll_gain_vs_no_words', '?')}).")
+    for name, r in ((f.get("fused") or {}).items()):
+        if isinstance(r, dict) and "voice only" in r:
+            out.append(f"On {name}: voice only {r['voice only']['accuracy'] * 100:.1f}% / {r['voice only']['macro_f1']:.3f}, "
+                       f"voice + words {r['voice + words']['accuracy'] * 100:.1f}% / "
+                       f"{r['voice + words']['macro_f1']:.3f} (accuracy / macro-F1, {r['n']} clips).")
+    mead = f.get("mead") or {}
+    if mead.get("transcript") is not None:
+        out.append(f"MEAD M030's talking clip (one speaker, sad): heard \"{mead['transcript']}\", words lean "
+                   f"{mead.get('words_mood')}; one clip, no accuracy claim.")
+    out.append("")
     return out
 
 

@@ -45,7 +45,7 @@ from moodmusic.training.fusion import au_comparison
 from moodmusic.training.scoring import evaluate_deployed, evaluate_face, evaluate_voice, score
 from moodmusic.training.voice import train_expert
 
-PARTS = ("face", "voice", "fusion", "calibration", "talking")
+PARTS = ("face", "voice", "fusion", "calibration", "talking", "words")
 
 
 @dataclass
@@ -85,6 +85,8 @@ def evaluate_models(cfg: EvaluateConfig) -> tuple[Path, Path]:
         _calibration(card, models, out)
     if "talking" in only:
         _talking(cfg, card, models)
+    if "words" in only:
+        _words(card, models)
     return write_card(card, out)
 
 
@@ -119,7 +121,7 @@ def _start_card(cfg: EvaluateConfig, out: Path) -> dict[str, Any]:
         "command": cfg.command,
         "problems": [], "figures": dict(previous.get("figures", {})), "commands": dict(previous.get("commands", {})),
     }
-    for key in ("face", "voice", "voice_feature_comparison", "fusion", "calibration", "talking"):
+    for key in ("face", "voice", "voice_feature_comparison", "fusion", "calibration", "talking", "words"):
         if key in previous:
             card[key] = previous[key]
     return card
@@ -237,6 +239,26 @@ def _talking(cfg: EvaluateConfig, card: dict[str, Any], models: Path) -> None:
         return
     report = talking_report(clips, experts=load_experts(models))
     card["talking"] = {"speaker": "MEAD M030", "seconds": 40.0, **report}
+
+
+def _words(card: dict[str, Any], models: Path) -> None:
+    """The words opinion's figures, read from `models/words_map.json` as `python -m moodmusic train words`
+    measured them (transcribing the corpora takes about 20 minutes: evaluate does not redo it)."""
+    from moodmusic.recognition.words import MAP_FILE, WordsMap
+
+    path = models / MAP_FILE
+    if not path.is_file():
+        card["problems"].append(f"words: {path} missing (python -m moodmusic train words)")
+        return
+    try:
+        words = WordsMap.load(path)
+    except ValueError as exc:
+        card["problems"].append(f"words: {exc}")
+        return
+    card["words"] = {"weight": words.weight, "temperature": words.temperature, "fitted": words.fitted,
+                     "sha1": _sha1(path)}
+    if words.fitted.get("command"):
+        card["commands"]["words"] = words.fitted["command"]
 
 
 def _train_config(seed: int = 0) -> Any:
