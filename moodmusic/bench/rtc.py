@@ -78,12 +78,19 @@ def _tracks() -> tuple[Any, Any]:
             self._start: float | None = None
 
         async def recv(self) -> av.VideoFrame:
+            now = time.monotonic()
             if self._start is None:
-                self._start = time.monotonic()
+                self._start = now
             due = self._start + self._n / VIDEO_FPS
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            if due > now:
+                await asyncio.sleep(due - now)
+            else:
+                # Behind (this process starved of CPU): skip to the frame of now, as a camera does, so every
+                # frame's timestamp is its capture time. Sending the missed frames late with their old
+                # timestamps made a busy load generator look like a late server.
+                self._n = max(self._n, int((now - self._start) * VIDEO_FPS))
             frame = av.VideoFrame.from_ndarray(loop[self._n % len(loop)], format="yuv420p")
-            self.sent = self._n + 1
+            self.sent += 1
             frame.pts, frame.time_base = self._n * 3000, fractions.Fraction(1, 90000)
             self._n += 1
             return frame
