@@ -18,6 +18,7 @@ with red where hiding it lowered the mood's probability, and the reading.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from moodmusic.analysis import explanation_picture
 from moodmusic.live.session import FaceRead, FaceModel, LiveSession
 from moodmusic.moods import MOODS
 from moodmusic.recognition.explain import PATCH, hottest_square, occlusion
+
+log = logging.getLogger(__name__)
 
 STATE_KEY = "mm-why-shown"  # session_state: the frozen explanation (or why there is none) until closed
 
@@ -48,6 +51,7 @@ NO_FACE = {
     "off": "No face to explain: the camera is off. Press START, face the camera, then ask again.",
     "behind": "No face to explain right now: the server is behind and skipping frames. Ask again in a moment.",
 }
+NOT_READ_LATELY = "Your face was not read in the last second (the server is busy). Ask again in a moment."
 NO_FACE_DEFAULT = "No face in view right now, so there is nothing to explain. Look at the camera and ask again."
 
 
@@ -93,9 +97,16 @@ def _ask(live: LiveSession) -> Why | str:
     """Freeze the latest face and explain it, or say plainly why there is none."""
     read = live.latest_face()
     if read is None:
-        return NO_FACE.get(live.snapshot().face_state, NO_FACE_DEFAULT)
-    with st.spinner("Hiding parts of your face in turn to see what changes the answer…"):
-        return explain_face(live.face_model, read, live.clock())
+        state = live.snapshot().face_state
+        if state in NO_FACE:
+            return NO_FACE[state]
+        return NOT_READ_LATELY if live.latest_face(max_age=float("inf")) is not None else NO_FACE_DEFAULT
+    try:
+        with st.spinner("Hiding parts of your face in turn to see what changes the answer…"):
+            return explain_face(live.face_model, read, live.clock())
+    except Exception as exc:  # the live page goes on; say what failed in one line, the details to the log
+        log.exception("explaining the live face failed")
+        return f"The face could not be explained ({type(exc).__name__}: {exc}); the live reading goes on."
 
 
 @st.fragment

@@ -58,12 +58,18 @@ def test_why_freezes_the_face_explains_it_and_the_mood_goes_on(app_server, talki
             asked = time.monotonic()
             why.click(timeout=10_000)
             panel = page.locator(".st-key-mm-why")
-            panel.get_by_text(SENTENCE).wait_for(timeout=30_000)
+            try:
+                panel.get_by_text(SENTENCE).wait_for(timeout=30_000)
+            except Exception:
+                raise AssertionError(f"no explanation after 'Why?': {page.inner_text('body')[:3000]}") from None
             shown = time.monotonic() - asked
             text = panel.inner_text()
             found = SENTENCE.search(text)
             image = panel.locator("img").first
-            width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+            width, loading = 0, time.monotonic() + 15
+            while width == 0 and time.monotonic() < loading:  # the picture comes from the server's media store
+                width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+                page.wait_for_timeout(200)
             assert width >= 300, width  # the crop and its heatmap side by side, 4x the 48 px crop
             ms = int(re.search(r"Worked out in (\d+) ms", text).group(1))
             print(f"'Why?' answered on the page in {shown:.1f} s (computed in {ms} ms): {found.group(0)}")
