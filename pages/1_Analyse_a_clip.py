@@ -79,9 +79,11 @@ clip_report.render_report(analysis, explain=Analyzer(experts).explain)  # the fa
 words = analysis.words  # what was said: a third opinion, counted by the weight measured for it
 if words is not None:
     said = f"“{plain(words.transcript)}”" if words.transcript else "nothing recognised"
-    lean = f" → leaning **{words.mood}** ({words.confidence:.0%})" if words.mood else ""
+    lean = ("" if not words.mood else f" → leaning **{words.mood}** ({words.confidence:.0%})"
+            if words.confidence >= 0.22 else f" → no leaning (every mood about equal, {words.confidence:.0%} at most)")
     why = (": on held-out speakers the words measured no better than chance, so they do not move the mood"
-           if words.weight == 0 else ", measured on held-out speakers; the voice's is 1.5")
+           if words.weight == 0 else ", measured on held-out speakers"
+           + (f"; the voice's is {experts.rule.voice.weight:g}" if experts.rule is not None else ""))
     st.markdown(f"**Words:** {said}{lean} (weight {words.weight:g}{why})")
 
 if analysis.mood is not None:

@@ -590,6 +590,8 @@ def _words_section(words: dict[str, Any]) -> list[str]:
         out += ["| words alone | n | accuracy | majority | macro-F1 | majority F1 | NLL | uniform NLL |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in rows.items():
+            if not r.get("n"):
+                continue
             c = r["chance"]
             out.append(f"| {name} | {r['n']} | {r['accuracy'] * 100:.1f}% | {c['majority_accuracy'] * 100:.1f}% | "
                        f"{r['macro_f1']:.3f} | {c['majority_macro_f1']:.3f} | {r['nll']:.3f} | {c['uniform_nll']:.3f} |")
@@ -605,7 +607,9 @@ def _words_section(words: dict[str, Any]) -> list[str]:
                        f"{r['voice + words']['macro_f1']:.3f} (accuracy / macro-F1, {r['n']} clips).")
     mead = f.get("mead") or {}
     if mead.get("transcript") is not None:
-        out.append(f"MEAD M030's talking clip (one speaker, sad): heard \"{mead['transcript']}\", words lean "
+        ref = (f" for \"{mead['reference']}\" (TIMIT SA1, WER {mead['wer'] * 100:.0f}%)"
+               if mead.get("reference") else "")
+        out.append(f"MEAD M030's talking clip (one speaker, sad): heard \"{mead['transcript']}\"{ref}, words lean "
                    f"{mead.get('words_mood')}; one clip, no accuracy claim.")
     out.append("")
     return out

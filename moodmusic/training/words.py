@@ -36,9 +36,10 @@ from moodmusic.training.datasets import TESS_ACTOR, Clip, list_clips, read_audio
 # MEAD's talking clip reads TIMIT's SA1 (recognisable in its transcript), the same sentence in every mood
 MEAD_SENTENCE = "she had your dark suit in greasy wash water all year"
 RAVDESS_SENTENCES = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
-# A spread subsample keeps the transcription to about 560 clips (an hour of speech; ~0.3 CPU s per second
-# of it on these shared cores): every clip of the validation actors, every 2nd of the test actors, every 8th of the training
-# actors (rotated by actor, so both sentences and both repetitions appear), every 16th TESS clip.
+# A spread subsample keeps the transcription to about 560 clips (half an hour of speech; ~0.3 CPU s per
+# second of it on these shared cores): every clip of the validation actors, every 2nd of the test actors,
+# every 8th of the training actors (rotated by actor, so both sentences and both repetitions appear), and
+# every 16th TESS clip.
 EVERY = {"val": 1, "test": 2, "train": 8, "tess": 16}
 
 
@@ -156,11 +157,13 @@ def alone(probs: np.ndarray, y: np.ndarray) -> dict:
     m = classification_metrics(y, probs.argmax(axis=1), MOODS)
     counts = np.bincount(y, minlength=len(MOODS))
     share = counts.max() / counts.sum()
+    said = np.bincount(probs.argmax(axis=1), minlength=len(MOODS))
     return {"n": int(len(y)), "accuracy": _r(m["accuracy"]), "macro_f1": _r(m["macro_f1"]), "nll": _r(nll(probs, y)),
             "ece": _r(expected_calibration_error(probs, y)),
             "chance": {"uniform_accuracy": _r(1 / len(MOODS)), "majority_accuracy": _r(share),
-                       "majority_macro_f1": _r(2 * share / (1 + share) / len(MOODS)), "uniform_nll": _r(np.log(len(MOODS)))},
-            "predicted": {mood: int(c) for mood, c in zip(MOODS, np.bincount(probs.argmax(axis=1), minlength=len(MOODS)))}}
+                       "majority_macro_f1": _r(2 * share / (1 + share) / len(MOODS)),
+                       "uniform_nll": _r(np.log(len(MOODS)))},
+            "predicted": {mood: int(c) for mood, c in zip(MOODS, said)}}
 
 
 def fused_nll(voice: np.ndarray, words: np.ndarray, y: np.ndarray, rule, weight: float) -> np.ndarray:
@@ -302,7 +305,8 @@ def train_words(cfg: WordsConfig) -> int:
     final.save(cfg.out)
     for name, fig in fitted["words_alone"].items():
         if fig["n"]:
-            print(f"words alone, {name}: accuracy {fig['accuracy']:.3f} (majority {fig['chance']['majority_accuracy']:.3f}), "
+            print(f"words alone, {name}: accuracy {fig['accuracy']:.3f} "
+                  f"(majority {fig['chance']['majority_accuracy']:.3f}), "
                   f"macro-F1 {fig['macro_f1']:.3f}, NLL {fig['nll']:.3f} (uniform {fig['chance']['uniform_nll']:.3f})")
     print("WER: " + ", ".join(f"{k} {v['wer']:.3f}" for k, v in wer.items())
           + f"; {fitted['cpu_seconds_per_speech_second']:.3f} CPU s per second of speech")
