@@ -26,6 +26,7 @@ HELP = "Train a model (face, voice or fusion) from the shared data; writes model
 
 TARGETS: dict[str, str] = {
     "face": "the face expert on FER2013",
+    "face-soup": "a face expert averaged from face experts' weights (chosen on val, test scored once)",
     "voice": "the voice expert on RAVDESS + TESS",
     "fusion": "the audio-visual fusion model",
     "fusion-rule": "the fusion rule (calibration, out-of-corpus reliability, novelty gate) on held-out data",
@@ -167,6 +168,27 @@ def _face_command_line(args: argparse.Namespace, world_size: int = 1) -> str:
         else:
             parts += [flag, shlex.quote(str(value))]
     return " ".join(parts)
+
+
+# ----------------------------------------------------------------------------- face soup
+
+def _face_soup_options(parser: argparse.ArgumentParser, trainer) -> None:
+    d = trainer.SoupConfig
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="folder holding faces/fer2013.npz (default ../shared/data)")
+    parser.add_argument("--models", type=Path, nargs="+", required=True,
+                        help="face checkpoints of one architecture (fine-tunes of one starting point)")
+    parser.add_argument("--weights", type=float, nargs="+", default=None,
+                        help="one weight per model (normalised to sum 1; default: equal)")
+    parser.add_argument("--out", type=Path, default=d.out, help="weights to write")
+    parser.add_argument("--no-test", action="store_true", help="do not score the test split")
+
+
+def _run_face_soup(args: argparse.Namespace) -> int:
+    from moodmusic.training.face_soup import SoupConfig, soup_face
+
+    return soup_face(SoupConfig(data=args.data, models=list(args.models), weights=args.weights, out=args.out,
+                                test=not args.no_test, command=_command_line(args, "face-soup", 1)))
 
 
 # ----------------------------------------------------------------------------- voice
@@ -366,6 +388,7 @@ def _command_line(args: argparse.Namespace, target: str, world_size: int, skip: 
 
 _TARGET_CLI: dict[str, tuple[Callable, Callable[[argparse.Namespace], int]]] = {
     "face": (_face_options, _run_face),
+    "face-soup": (_face_soup_options, _run_face_soup),
     "voice": (_voice_options, _run_voice),
     "fusion": (_fusion_options, _run_fusion),
     "fusion-rule": (_fusion_rule_options, _run_fusion_rule),

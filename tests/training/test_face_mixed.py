@@ -155,3 +155,48 @@ def test_the_robustness_perturbations_degrade_real_faces_the_way_they_claim():
     assert (out["glasses"][:, 14:22] != x[:, 14:22]).any() and (out["glasses"][:, 30:] == x[:, 30:]).all()
     np.testing.assert_array_equal(out["noise"], PERTURBATIONS["noise"](x))  # fixed seed: the same for every model
     np.testing.assert_array_equal(out["clean"], x)
+
+
+# --- a face expert averaged from fine-tunes of one starting point (`train face-soup`) ---
+
+
+def _tiny_checkpoint(path, seed: int, widths=(8, 8, 16)) -> dict:
+    from moodmusic.recognition.checkpoint import save_checkpoint
+    from moodmusic.recognition.face_expert import FaceNet
+    from moodmusic.training.face import _feature_version
+
+    torch.manual_seed(seed)
+    net = FaceNet(widths=widths, emb_dim=16)
+    meta = {"kind": "face", "classes": list(MOODS), "feature_version": _feature_version(),
+            "arch": {"widths": list(widths), "emb_dim": 16, "crop": 40, "dropout": 0.3, "blocks": 1, "stem_stride": 2},
+            "command": f"python -m moodmusic train face --seed {seed}", "labels": "mixed", "augment": "wild",
+            "metrics": {"val_single": {"accuracy": 0.5}}}
+    save_checkpoint(path, net.state_dict(), meta)
+    return net.state_dict()
+
+
+def test_train_face_soup_averages_the_weights_and_scores_val_with_both_label_sets(tmp_path, capsys):
+    from moodmusic.recognition.checkpoint import load_checkpoint
+
+    _fake_ferplus(tmp_path / "data", [2, 0, 8, 0, 0, 0, 0, 0, 0, 0])
+    a, b = _tiny_checkpoint(tmp_path / "a.pt", 0), _tiny_checkpoint(tmp_path / "b.pt", 1)
+    out = tmp_path / "soup.pt"
+    assert main(["train", "face-soup", "--data", str(tmp_path / "data"), "--models", str(tmp_path / "a.pt"),
+                 str(tmp_path / "b.pt"), "--weights", "3", "1", "--out", str(out), "--no-test"]) == 0
+    state, meta = load_checkpoint(out, kind="face")
+    for key in ("head.weight", "embedding.1.running_var"):  # BatchNorm statistics are averaged too
+        torch.testing.assert_close(state[key], 0.75 * a[key] + 0.25 * b[key])
+    assert [i["weight"] for i in meta["soup"]["ingredients"]] == [0.75, 0.25]
+    assert meta["soup"]["ingredients"][1]["command"] == "python -m moodmusic train face --seed 1"
+    assert meta["command"].startswith("python -m moodmusic train face-soup") and "--weights 3.0 1.0" in meta["command"]
+    assert meta["init"]["command"] == "python -m moodmusic train face --seed 0"  # the card's starting point
+    assert meta["metrics"]["val"]["n"] == 60 and meta["metrics"]["val_ferplus"]["n"] == 60
+    assert "test" not in meta["metrics"]
+
+    _tiny_checkpoint(tmp_path / "wide.pt", 2, widths=(8, 16, 16))
+    assert main(["train", "face-soup", "--data", str(tmp_path / "data"), "--models", str(tmp_path / "a.pt"),
+                 str(tmp_path / "wide.pt"), "--out", str(tmp_path / "x.pt")]) != 0
+    assert "only models of one architecture can be averaged" in capsys.readouterr().err
+    assert main(["train", "face-soup", "--data", str(tmp_path / "data"), "--models", str(tmp_path / "a.pt"),
+                 str(tmp_path / "b.pt"), "--weights", "1", "--out", str(tmp_path / "x.pt")]) != 0
+    assert "one non-negative weight per model" in capsys.readouterr().err
