@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import signal
     import sys
     from pathlib import Path
 
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     logger.propagate = False
     deploy = LocalDeploy(args.replicas, args.port, host=args.host, restart=not args.no_restart,
                          run_dir=Path(args.run_dir) if args.run_dir else None, echo=not args.quiet)
+    # SIGTERM while starting stops what has started, as Ctrl-C does (start() cleans up on any interruption).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     deploy.start()
     print(f"moodmusic: {args.replicas} replica(s) behind HAProxy at {deploy.url} (Ctrl-C stops them all)",
           file=sys.stderr, flush=True)

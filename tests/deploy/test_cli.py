@@ -129,3 +129,22 @@ def test_bench_replicas_and_url_go_with_aiortc_sessions():
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and ("--replicas" in proc.stderr or "--url" in proc.stderr), proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_while_starting_stops_what_has_started():
+    haproxy_or_skip()
+    proc = deploy_cli("--replicas", "2", "--port", str(free_port()), "--quiet")
+    assert proc.stderr is not None
+    pids = []
+    while len(pids) < 2:  # both replicas started, neither ready yet (or just)
+        line = proc.stderr.readline()
+        assert line, "the deploy ended before starting its replicas"
+        if '"replica_start"' in line:
+            pids.append(json.loads(line)["pid"])
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130) and "Traceback" not in err, err
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
