@@ -36,6 +36,9 @@ SEGMENT_SECONDS = 2.5
 VIDEO_FPS = 6.0  # frames analysed per second of video: plenty for 2.5 s segments
 MIN_VOICED = 0.2
 PICTURE_SIDE = 480  # the longer side of the picture kept per window (the face read, its box drawn)
+# Words are read from this much of a clip, from where its speech starts: recognition costs 0.2-0.4 CPU s per
+# second of speech, and the words' measured fusion weight is 0 (docs/explain.md), so a long clip must not pay for all
+WORDS_SECONDS = 30.0
 MAX_PICTURES = 48  # at most this many windows keep a picture, evenly spread: a long video stays small in memory
 
 
@@ -297,7 +300,9 @@ class Analyzer:
             voice_times, voice_rows, voice_quality, heard, voice_novelty = self._voice(path, report)
             if heard and self.words is not None:
                 report(0.85, "reading the words")
-                words = self.words.read(media.read_audio(path))
+                signal = media.read_audio(path)
+                start = int(max(0.0, min(voice_times, default=0.0) - 1.5) * SAMPLE_RATE)  # from where speech starts
+                words = self.words.read(signal[start:start + int(WORDS_SECONDS * SAMPLE_RATE)])
         report(0.95, "fusing")
         result = self._combine(path, info, face_times, face_rows, face_scores, voice_times, voice_rows, voice_quality,
                                heard, voice_novelty, shots, words)
