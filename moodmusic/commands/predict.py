@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--explain", default=None, metavar="DIR",
                         help="write a heatmap PNG per face read into DIR (what in the face drove the face "
                              "model; for a video one per window) and add \"explanation\" to the JSON")
+    parser.add_argument("--no-words", action="store_true",
+                        help="skip recognising what was said (the \"words\" opinion: about 0.2 s of CPU per "
+                             "second of speech, and its measured weight is 0; docs/explain.md)")
 
 
 def _line(result: dict) -> str:
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     experts = load_experts(args.models or settings.models_dir)
     for problem in experts.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    analyzer = Analyzer(experts)
+    analyzer = Analyzer(experts, words=not args.no_words)
     if args.baseline:
         analyzer.baseline = analyzer.baseline_from(args.baseline, reference_dir=args.models or settings.models_dir)
     if args.explain:

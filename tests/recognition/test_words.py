@@ -151,3 +151,7 @@ def test_predict_json_has_the_words(tmp_path):
     assert set(words["probs"]) == set(MOODS) and abs(sum(words["probs"].values()) - 1) < 1e-3
     assert words["weight"] == WordsMap.load(ROOT / "models" / MAP_FILE).weight
     assert doc["voice"]["active"] is True  # the other keys are unchanged
+    proc = subprocess.run([sys.executable, "-m", "moodmusic", "predict", str(wav), "--json", "--no-words"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    skipped = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 0 and "words" not in skipped and skipped["voice"] == doc["voice"], proc.stderr
