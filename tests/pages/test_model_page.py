@@ -131,7 +131,12 @@ def test_the_shipped_card_prints_each_command_once_in_an_expander(shipped, monke
         assert text.count(cmd) == 1, name
     assert [c.value for c in at.get("code")] == list(card["commands"].values())
     assert [e.label for e in at.expander].count("Commands that produced the committed models") == 1
-    assert "lent to this workplace" not in text and "Trained on one NVIDIA" in text  # the GPU line, for users
+    assert "lent to this workplace" not in text
+    # The GPU line, for users, exactly when the committed face checkpoint records one: the expert of
+    # 2026-11-28 was trained on an H200 (its `trained_on` note); the one of 2026-12-06 is a weight
+    # average made on a CPU (`train face-soup`), whose checkpoint records no GPU, so none may be claimed.
+    gpu = "NVIDIA" in str((card["face"].get("meta") or {}).get("trained_on", ""))
+    assert ("Trained on one NVIDIA" in text) == gpu, gpu
 
 
 def test_the_shipped_card_keeps_calibration_and_reliability_visible_and_explained(shipped, monkeypatch):

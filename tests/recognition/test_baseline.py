@@ -21,7 +21,7 @@ from moodmusic.recognition.baseline import (
 )
 from moodmusic.vision import detect_faces_in_image
 
-ANGRY, NEUTRAL, HAPPY = (MOODS.index(m) for m in ("angry", "neutral", "happy"))
+NEUTRAL, HAPPY = (MOODS.index(m) for m in ("neutral", "happy"))
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +51,30 @@ def test_the_committed_reference_is_for_the_committed_weights_and_reads_neutral(
     assert reference.argmax() == NEUTRAL  # a typical neutral face reads neutral to the expert
 
 
-def test_a_resting_face_that_reads_angry_reads_neutral_against_her_own_neutral(read):
-    """Grace Hopper's portrait, mirrored, reads as angry: her resting face as the expert sees it.
+def test_a_resting_face_reads_neutral_against_her_own_neutral(read):
+    """Grace Hopper's portrait, mirrored: her resting face as the expert sees it.
 
-    Calibrated on a few frames of it, held-out frames of the same resting face
-    read neutral, while another person's smile keeps reading happy.
+    The premise comes from the model's own raw reading, not from one model's
+    quirk: whichever mood her resting face shows most above a typical neutral
+    face (angry for the weights of 2026-12-06 and for the ones before them),
+    calibrating on a few frames of it must lower that mood on held-out frames
+    of the same resting face, raise neutral and make them read neutral, while
+    another person's smile keeps reading happy.
     """
     hopper = samples.face_photo(samples.HOPPER)
     resting = np.array([read(view(hopper, dx, s, mirror=True)) for dx in (-20, 0, 20) for s in (0.9, 1.1)])
-    assert (resting.argmax(1) == ANGRY).mean() >= 0.8, resting.round(2)  # the premise, on the real face
     baseline = NeutralBaseline.from_probs(resting, load_reference())
-    assert baseline.frames == 6 and baseline.shift[ANGRY] < -0.5  # angry is what her neutral over-shows
+    assert baseline.frames == 6
+    moods = [i for i in range(len(MOODS)) if i != NEUTRAL]
+    over = min(moods, key=lambda i: baseline.shift[i])  # the mood her resting face over-shows
+    # the premise, on the real face: she shows it at least 1.35x as much as a typical neutral face
+    assert baseline.shift[over] < -0.3, (MOODS[over], baseline.shift.round(2), resting.round(2))
 
     held_out = np.array([read(view(hopper, dx, 1.0, mirror=True)) for dx in (-10, 10)])
     relative = baseline.apply(held_out)
-    assert (held_out.argmax(1) == ANGRY).all(), held_out.round(2)
     assert (relative.argmax(1) == NEUTRAL).all(), relative.round(2)
-    assert (relative[:, ANGRY] < held_out[:, ANGRY]).all() and (relative[:, NEUTRAL] > held_out[:, NEUTRAL]).all()
+    assert (relative[:, over] < 0.75 * held_out[:, over]).all(), (MOODS[over], held_out.round(2), relative.round(2))
+    assert (relative[:, NEUTRAL] > held_out[:, NEUTRAL] + 0.05).all(), (held_out.round(2), relative.round(2))
 
     smile = read(samples.face_photo())
     assert smile.argmax() == HAPPY and baseline.apply(smile).argmax() == HAPPY

@@ -70,7 +70,13 @@ def test_the_hottest_region_matters_however_it_is_hidden(face, crops, how):
     darkens the whole crop, and a broad smile survives a blur of one corner.)"""
     rng = np.random.default_rng(1)
     hots, rands = zip(*(_effects(face, crop, how, rng) for crop in crops))
-    assert np.mean(hots) > np.mean([r.mean() for r in rands]) + 0.1, (hots, [r.mean() for r in rands])
+    hot, rand = np.mean(hots), np.mean([r.mean() for r in rands])
+    # Relative, not absolute: a fixed "+0.1" measured how much this model minds blur at all, not
+    # whether the map points at the right place. The face expert trained with blur augmentation
+    # (2026-12-06, issue 25) minds a blurred square less wherever it is (hot 0.10 against random
+    # 0.04 with blur; 0.15 against 0.00 with black), so the test asks for the hottest square to cost
+    # at least twice what a random square costs, and a clear amount more (a decorative map: ratio ~1).
+    assert hot > 2 * rand and hot > rand + 0.03, (hots, [r.mean() for r in rands])
 
 
 def test_the_heatmap_belongs_to_its_face(face, crops):
