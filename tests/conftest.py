@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,20 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Put back the `__main__` module a Streamlit AppTest run replaces and leaves behind.
+
+    Streamlit's script runner installs the page script as `sys.modules["__main__"]`;
+    after an AppTest that stays, and a later test that starts processes with
+    "spawn" (the DDP training test) re-runs that deleted temporary script in the
+    children, which then fail (`NameError: __args`).
+    """
+    yield
+    if sys.modules.get("__main__") is not _MAIN:
+        sys.modules["__main__"] = _MAIN
