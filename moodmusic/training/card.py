@@ -245,8 +245,18 @@ def _face_section(face: dict[str, Any], figures: dict[str, Any]) -> list[str]:
         val = init.get("val") or {}
         out.append(f"Starting point (val accuracy {_pct(val['accuracy']) if val else '?'}), written to "
                    f"`{init.get('path')}`: `{init['command']}`\n")
+    parts = (meta.get("soup") or {}).get("ingredients") or []
+    if parts:
+        out.append(f"A weight average of {len(parts)} face experts of one architecture, fine-tunes of one "
+                   "starting point (the weights chosen on validation; each model's command is under Commands, "
+                   "and the distilled student's teachers in docs/face_training.md):\n")
+        out += [f"- {part.get('weight')} × `{part.get('path')}` ({part.get('labels', '?')} labels, "
+                f"{part.get('augment', '?')} augmentation, val accuracy "
+                f"{_pct(part['val']['accuracy']) if isinstance(part.get('val'), dict) else '?'})" for part in parts]
+        out.append("")
     if meta.get("command"):
-        out.append(f"{'Fine-tuned' if init else 'Trained'} with `{meta['command']}`.")
+        verb = "Averaged" if parts else "Fine-tuned" if init else "Trained"
+        out.append(f"{verb} with `{meta['command']}`.")
     if meta.get("trained_on"):
         out.append(f"\n{_hardware(meta)}")
     if face.get("test"):
