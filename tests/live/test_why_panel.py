@@ -21,21 +21,13 @@ from moodmusic.moods import MOODS
 from moodmusic.recognition.explain import PATCH, hottest_square, occlusion
 from moodmusic.live.session import FaceRead
 from moodmusic.ui.why_panel import REGIONS, explain_face, face_region, sentence
-from tests.live.test_why_session import loaded_experts
+from tests.live.test_why_session import experts  # noqa: F401 (the fixture: loaded once per module)
 
 
 def page(session) -> None:
     from moodmusic.ui import why_panel
 
     why_panel.render(session)
-
-
-@pytest.fixture(scope="module")
-def experts():
-    experts = loaded_experts()
-    if experts.face is None:
-        pytest.skip("the face model is not loaded")
-    return experts
 
 
 LOWER_FACE = {"the mouth", "the chin", "the cheeks"}  # where a smile shows
