@@ -16,6 +16,7 @@ Built for several page sessions (threads) and processes writing at once:
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,19 +57,29 @@ class SQLiteStore(Store, backend="sqlite"):
                                          check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the history database {self.path} ({exc})", "open") from None
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-            if not read_only:
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._conn.execute("PRAGMA secure_delete = ON")
-            self._migrate()
-        except sqlite3.Error as exc:
-            self._conn.close()
-            raise _classify(exc, self.path, "opening it") from None
-        except StoreError:
-            self._conn.close()
-            raise
+        # Several processes opening a new file at once (replicas starting together) can get "locked" from
+        # the switch to WAL or the first migration without SQLite's busy handler waiting (a lock upgrade it
+        # will not wait on): those steps are tried again, within the same busy timeout.
+        deadline = time.monotonic() + busy_timeout_s
+        while True:
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+                if not read_only:
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                    self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._conn.execute("PRAGMA secure_delete = ON")
+                self._migrate()
+                break
+            except sqlite3.Error as exc:
+                error = _classify(exc, self.path, "opening it")
+                if error.kind == "busy" and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._conn.close()
+                raise error from None
+            except StoreError:
+                self._conn.close()
+                raise
 
     # ---------------------------------------------------------------- plumbing
     def _migrate(self) -> None:
