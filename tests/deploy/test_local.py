@@ -93,7 +93,12 @@ async def _visitors(url: str, n: int, timeout: float = 90.0) -> tuple[list[rtc.V
     """`n` headless visitors through the proxy (page over HTTP first, cookie kept), each until its first mood."""
     stop = asyncio.Event()
     visitors = [rtc.Visitor(url, affinity=True) for _ in range(n)]
-    tasks = [asyncio.create_task(v.run(stop)) for v in visitors]
+    tasks = []
+    for v in visitors:  # one after the other, as people arrive: the proxy counts each open websocket
+        tasks.append(asyncio.create_task(v.run(stop)))  # (two page loads at the same instant may share a replica)
+        arrived = time.monotonic() + 30
+        while v._ws is None and v.error is None and time.monotonic() < arrived:
+            await asyncio.sleep(0.05)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
         await asyncio.sleep(0.2)
