@@ -45,6 +45,29 @@ def _capture_fps() -> float:
     return fps
 
 
+CAPTURE_SIZE = (480, 360)  # 360p: docs/performance.md#the-cameras-picture-size has why
+
+
+def parse_capture_size(raw: str, name: str = "MOODMUSIC_CAPTURE_SIZE") -> tuple[int, int]:
+    """(width, height) from "WIDTHxHEIGHT"; a clear ValueError naming `name` otherwise.
+
+    >>> parse_capture_size(" 640X480 ")
+    (640, 480)
+    """
+    match = re.fullmatch(r"(\d+)x(\d+)", raw.strip().lower())
+    width, height = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not (160 <= width <= 1920 and 120 <= height <= 1080 and width % 2 == 0 and height % 2 == 0):
+        raise ValueError(f"{name} must be WIDTHxHEIGHT in even pixels, from 160x120 to 1920x1080 "
+                         f"(e.g. 480x360), got {raw.strip()!r}")
+    return width, height
+
+
+def _capture_size() -> tuple[int, int]:
+    """MOODMUSIC_CAPTURE_SIZE: the picture the live page asks the camera for."""
+    raw = _env("MOODMUSIC_CAPTURE_SIZE")
+    return parse_capture_size(raw) if raw else CAPTURE_SIZE
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = _env(name).lower()
     if not raw:
@@ -107,6 +130,7 @@ class Settings:
     spotify_timeout_s: float = 4.0
     music_window_seconds: float = 10.0  # the music follows the main mood of this many seconds (music/dominant.py)
     capture_fps: float = 30.0  # what the live page asks the browser's camera for
+    capture_size: tuple[int, int] = CAPTURE_SIZE  # the camera's picture (width, height) the live page asks for
     engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
     voice_adaptation: bool = True  # live sessions measure voice features against the speaker (audio/speaker.py)
     log_level: str = "INFO"
@@ -158,6 +182,7 @@ def load_settings() -> Settings:
         spotify_timeout_s=_float("SPOTIFY_TIMEOUT_S", 4.0),
         music_window_seconds=_music_window_seconds(),
         capture_fps=_capture_fps(),
+        capture_size=_capture_size(),
         engine_log_seconds=_engine_log_seconds(),
         voice_adaptation=_bool("MOODMUSIC_VOICE_ADAPTATION", True),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",

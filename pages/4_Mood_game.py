@@ -47,7 +47,8 @@ game: GameEngine = state.game
 
 left, right = st.columns([5, 7], gap="large")
 with left:
-    streamer.render(lambda: game, key="moodmusic-game", capture_fps=settings.capture_fps)
+    streamer.render(lambda: game, key="moodmusic-game", capture_fps=settings.capture_fps,
+                    capture_size=settings.capture_size)
     st.caption("Sit so both faces are in the picture, side by side, about the same distance from the camera.")
 
 

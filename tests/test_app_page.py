@@ -141,19 +141,29 @@ def test_music_appears_once_the_mood_holds_and_a_like_is_stored(monkeypatch, tmp
     assert first in [t.track_id for t in liked.get(mood, [])]
 
 
-def test_the_camera_rate_comes_from_the_settings(monkeypatch, tmp_path):
+@pytest.mark.parametrize("fps, size, asked_for", [
+    (None, None, (30.0, (480, 360))),
+    ("15", "640x480", (15.0, (640, 480))),
+])
+def test_the_camera_rate_and_size_come_from_the_settings(monkeypatch, tmp_path, fps, size, asked_for):
     monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
-    monkeypatch.setenv("MOODMUSIC_CAPTURE_FPS", "15")
+    for name, value in (("MOODMUSIC_CAPTURE_FPS", fps), ("MOODMUSIC_CAPTURE_SIZE", size)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     asked = []
-    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0: asked.append(capture_fps) or False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0,
+                        capture_size=(0, 0): asked.append((capture_fps, capture_size)) or False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    assert asked == [15.0]
+    assert asked == [asked_for]
 
 
 @pytest.mark.parametrize("name, value, message", [
     ("MOODMUSIC_CAPTURE_FPS", "500", "MOODMUSIC_CAPTURE_FPS must be between 1 and 60"),
+    ("MOODMUSIC_CAPTURE_SIZE", "640", "MOODMUSIC_CAPTURE_SIZE must be WIDTHxHEIGHT"),
     ("MOODMUSIC_VOICE_ADAPTATION", "maybe", "MOODMUSIC_VOICE_ADAPTATION must be 1 or 0"),
 ])
 def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path, name, value, message):
@@ -171,7 +181,8 @@ def test_the_live_session_reads_voice_against_the_speaker_as_configured(monkeypa
     monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
     if setting is not None:
         monkeypatch.setenv("MOODMUSIC_VOICE_ADAPTATION", setting)
-    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0: False)
+    monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0,
+                        capture_size=(0, 0): False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception

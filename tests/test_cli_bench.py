@@ -33,10 +33,18 @@ def test_bench_capture_fps_needs_sessions_and_a_sane_rate():
 
 
 def test_bench_aiortc_visitors_go_with_sessions_only():
-    for extra in (["--client", "aiortc"], ["--sessions", "1", "--client", "aiortc", "--capture-fps", "15"]):
+    proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--iterations", "20", "--client", "aiortc"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--client aiortc" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bench_capture_size_needs_sessions_and_a_sane_size():
+    for extra, says in ((["--capture-size", "480x360"], "goes with --sessions"),
+                        (["--sessions", "1", "--capture-size", "480x360", "640"], "WIDTHxHEIGHT")):
         proc = subprocess.run([sys.executable, "-m", "moodmusic", "bench", "--iterations", "20", *extra],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 2 and "--client aiortc" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.returncode == 2 and "--capture-size" in proc.stderr and says in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
 
 
 def test_thread_meter_tells_the_engine_threads_cpu_apart():

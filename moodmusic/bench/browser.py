@@ -26,7 +26,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
-from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, free_port, parse_status, start_app
+from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, camera_envs, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, sessions_per_core, summarise_session
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -163,27 +163,31 @@ def run_sessions(
 
 def measure_sessions(
     counts: list[int], seconds: float = 20.0, min_fps: float = 10.0, capture_fps: float | None = None,
-    client: str = "chromium",
+    client: str = "chromium", capture_sizes: list[str] | None = None,
 ) -> dict:
-    """`run_sessions` for each count in turn (a fresh server each), plus the sessions a core can carry.
+    """`run_sessions` for each count (and camera size) in turn, a fresh server each, plus the sessions a core can carry.
 
     `capture_fps`: run the app with MOODMUSIC_CAPTURE_FPS, so each browser sends at most that many frames.
+    `capture_sizes`: run the app with each MOODMUSIC_CAPTURE_SIZE in turn (sizes alternate within a count).
     `client`: "chromium" (browser contexts) or "aiortc" (headless visitors, `bench.rtc`: they cost
     this machine a fraction of a browser tab, so more of it is left to the server).
     """
+    cameras = camera_envs(capture_fps, capture_sizes)
     if client == "aiortc":
         from moodmusic.bench import rtc
 
-        runs = [rtc.run_sessions(n, seconds=seconds) for n in counts]
-        return {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps), "live_client": "aiortc"}
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
-    with tempfile.TemporaryDirectory() as tmp:
-        video = write_y4m(Path(tmp) / "face.y4m", samples.face_frame())
-        audio = write_speech_wav(Path(tmp) / "speech.wav")
-        env = {"MOODMUSIC_CAPTURE_FPS": f"{capture_fps:g}"} if capture_fps is not None else None
-        runs = [run_sessions(n, video, audio, seconds=seconds, env=env) for n in counts]
-    out = {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps)}
+        runs = [rtc.run_sessions(n, seconds=seconds, env=env) | {"capture_size": size}
+                for n in counts for size, env in cameras]
+        out = {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps), "live_client": "aiortc"}
+    else:
+        if not Path(CHROMIUM).exists():
+            raise RuntimeError("Chromium is needed (scripts/setup.sh --dev installs it)")
+        with tempfile.TemporaryDirectory() as tmp:
+            video = write_y4m(Path(tmp) / "face.y4m", samples.face_frame())
+            audio = write_speech_wav(Path(tmp) / "speech.wav")
+            runs = [run_sessions(n, video, audio, seconds=seconds, env=env or None) | {"capture_size": size}
+                    for n in counts for size, env in cameras]
+        out = {"live_sessions": runs, "live_carry": sessions_per_core(runs, min_fps)}
     if capture_fps is not None:
         out["live_capture_fps"] = capture_fps
     return out

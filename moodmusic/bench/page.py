@@ -22,6 +22,22 @@ MOOD_TEXT = re.compile(r"Mood: (" + "|".join(MOODS) + r")\b")
 ENGINE_LOG_ENV = {"MOODMUSIC_ENGINE_LOG_SECONDS": "2"}  # the app server logs each engine's rates (live/engine_log)
 
 
+def camera_envs(capture_fps: float | None, sizes: list[str] | None) -> list[tuple[str, dict[str, str]]]:
+    """(camera size, app environment) for each size to measure: what the page asks the visitors' cameras for.
+
+    >>> camera_envs(15, ["640x480", "480x360"])
+    [('640x480', {'MOODMUSIC_CAPTURE_FPS': '15', 'MOODMUSIC_CAPTURE_SIZE': '640x480'}), \
+('480x360', {'MOODMUSIC_CAPTURE_FPS': '15', 'MOODMUSIC_CAPTURE_SIZE': '480x360'})]
+    """
+    from moodmusic.config import CAPTURE_SIZE
+
+    base = {"MOODMUSIC_CAPTURE_FPS": f"{capture_fps:g}"} if capture_fps is not None else {}
+    if not sizes:
+        size = os.environ.get("MOODMUSIC_CAPTURE_SIZE", "").strip().lower() or "x".join(map(str, CAPTURE_SIZE))
+        return [(size, base)]
+    return [(size, {**base, "MOODMUSIC_CAPTURE_SIZE": size}) for size in sizes]
+
+
 def free_port() -> int:
     """A TCP port nothing listens on at the moment, on loopback."""
     with socket.socket() as s:

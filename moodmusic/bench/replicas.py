@@ -35,7 +35,7 @@ import numpy as np
 
 from moodmusic.bench import rtc
 from moodmusic.bench.meters import CpuMeter
-from moodmusic.bench.page import ENGINE_LOG_ENV, NO_KEYS, free_port
+from moodmusic.bench.page import ENGINE_LOG_ENV, NO_KEYS, camera_envs, free_port
 from moodmusic.bench.report import sessions_per_core, sessions_table
 from moodmusic.deploy.haproxy import COOKIE
 from moodmusic.deploy.local import LocalDeploy
@@ -78,12 +78,12 @@ async def ping_pair(direct: str, proxied: str, cookie: str, done: asyncio.Event,
 
 
 def run_deploy(replicas: int, n: int, seconds: float = 20.0, start_timeout: float = 90.0,
-               settle: float = 3.0) -> dict:
+               settle: float = 3.0, app_env: dict[str, str] | None = None) -> dict:
     """A fresh deploy of `replicas` behind HAProxy and `n` visitors through it; one run's figures."""
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        env = {**ENGINE_LOG_ENV, "MOODMUSIC_HOME": str(home), **{k: "" for k in NO_KEYS}}
+        env = {**ENGINE_LOG_ENV, "MOODMUSIC_HOME": str(home), **{k: "" for k in NO_KEYS}, **(app_env or {})}
         deploy = LocalDeploy(replicas, free_port(), env=env, run_dir=Path(tmp) / "run", restart=False, echo=False)
         with deploy:
             first = deploy.members[0]
@@ -133,9 +133,11 @@ def run_url(url: str, n: int, seconds: float = 20.0, start_timeout: float = 90.0
     return run
 
 
-def measure_replicas(counts: list[int], replicas: list[int], seconds: float = 20.0, min_fps: float = 10.0) -> dict:
-    """Every (replicas, sessions) pair in turn, each on a fresh deploy."""
-    runs = [run_deploy(r, n, seconds=seconds) for r in replicas for n in counts]
+def measure_replicas(counts: list[int], replicas: list[int], seconds: float = 20.0, min_fps: float = 10.0,
+                     capture_fps: float | None = None, capture_sizes: list[str] | None = None) -> dict:
+    """Every (replicas, sessions, camera size) in turn, each on a fresh deploy (sizes alternate innermost)."""
+    runs = [run_deploy(r, n, seconds=seconds, app_env=env) | {"capture_size": size}
+            for r in replicas for n in counts for size, env in camera_envs(capture_fps, capture_sizes)]
     return {"live_sessions": runs, "live_client": "aiortc", "live_replicas": replicas,
             "live_carry": sessions_per_core(runs, min_fps), "live_min_fps": min_fps}
 
@@ -155,8 +157,8 @@ def replicas_table(result: dict) -> str:
     lines = [
         ("live sessions through HAProxy (" + (f"at {result['live_url']}" if result.get("live_url") else
                                                "a fresh `deploy local` per run") +
-         "): N headless aiortc visitors (sample face 30 fps + speech), all on this machine"),
-        f"{'R':>2} {'N':>2} {'fps min':>8} {'median':>7} {'latency ms':>11} {'max':>5} {'server CPU':>11} "
+         "): N headless aiortc visitors (the sample face at the page's camera size + speech), all on this machine"),
+        f"{'R':>2} {'N':>2} {'camera':>8} {'fps min':>8} {'median':>7} {'latency ms':>11} {'max':>5} {'server CPU':>11} "
         f"{'proxy CPU':>10} {'per replica':>14} {'ping direct':>12} {'via proxy':>10} {'added':>6} {'idle added':>11} "
         f"{'machine busy':>13} {'load 1m':>11} {'failed':>7}",
     ]
@@ -168,7 +170,7 @@ def replicas_table(result: dict) -> str:
         spread = "/".join(f"{v}" for _, v in sorted(r.get("by_replica", {}).items())) or "-"
         load = r.get("load_avg_1m") or ("-", "-")
         lines.append(
-            f"{r.get('replicas', '-'):>2} {r['sessions']:>2} {lo:>8.0f} {med:>7.0f} {float(np.median(lat)):>11.0f} "
+            f"{r.get('replicas', '-'):>2} {r['sessions']:>2} {r.get('capture_size', '-'):>8} {lo:>8.0f} {med:>7.0f} {float(np.median(lat)):>11.0f} "
             f"{lat_max:>5.0f} {r['server_cpu_cores'] if r['server_cpu_cores'] else '-':>11} "
             f"{r.get('proxy_cpu_cores') if r.get('proxy_cpu_cores') is not None else '-':>10} {spread:>14} "
             f"{ping.get('direct_p50_ms', '-'):>12} {ping.get('proxy_p50_ms', '-'):>10} "

@@ -120,22 +120,27 @@ def _session_status(s: dict, aiortc: bool) -> str:
     return "ok" if s["audio_fps"] > 0 else "ran, but no audio"
 
 
+def _run(r: dict) -> str:
+    """A run's first columns: its session count and the camera size its page asked for."""
+    return f"{r['sessions']:>2} {r.get('capture_size', '-'):>8}"
+
+
 def sessions_table(result: dict) -> str:
     """`measure_sessions`' result as the plain-text table `bench --live --sessions` prints."""
     runs = result["live_sessions"]
     aiortc = result.get("live_client") == "aiortc"
     lines = [
-        ("live sessions: one app server, N headless aiortc visitors (sample face 30 fps + speech), all on this machine"
+        ("live sessions: one app server, N headless aiortc visitors (the sample face at the camera size the page asks for + speech), all on this machine"
          if aiortc else "live sessions: one app server, N Chromium contexts with fake camera+mic, all on this machine")
         + (f"; cameras at most {result['live_capture_fps']:g} fps" if result.get("live_capture_fps") else ""),
-        f"{'N':>2} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
+        f"{'N':>2} {'camera':>8} {'#':>2} {'first mood':>10} {'video fps':>10} {'of in':>6} {'audio/s':>8} "
         f"{'latency ms':>11} {'max':>5}" + (f" {'page updates/s':>18}" if aiortc else "") + "  status",
     ]
     for r in runs:
         for s in r["per_session"]:
             first = f"{s['first_mood_s']:.1f} s" if s["first_mood_s"] is not None else "-"
             lines.append(
-                f"{r['sessions']:>2} {s['session']:>2} {first:>10} {s['video_fps']:>10.0f} {s['video_in_fps']:>6.0f} "
+                f"{_run(r)} {s['session']:>2} {first:>10} {s['video_fps']:>10.0f} {s['video_in_fps']:>6.0f} "
                 f"{s['audio_fps']:>8.0f} {s['latency_ms']:>11.0f} {s['latency_max_ms']:>5.0f}"
                 + (f" {s.get('mood_updates_per_s', 0.0):>6.1f} mood {s.get('status_updates_per_s', 0.0):>3.1f} st"
                    if aiortc else "")
@@ -143,24 +148,24 @@ def sessions_table(result: dict) -> str:
             )
     lines.append("")
     lines.append("the same windows as the server's engines saw them (its log), busiest first:")
-    lines.append(f"{'N':>2} {'video in/s':>11} {'read/s':>7} {'late/s':>7} {'audio/s':>8} {'voice hops/s':>13}")
+    lines.append(f"{'N':>2} {'camera':>8} {'video in/s':>11} {'read/s':>7} {'late/s':>7} {'audio/s':>8} {'voice hops/s':>13}")
     for r in runs:
         for e in r.get("engines", []):
             lines.append(
-                f"{r['sessions']:>2} {e['video_in_fps']:>11.1f} {e['video_fps']:>7.1f} {e['video_late_fps']:>7.1f} "
+                f"{_run(r)} {e['video_in_fps']:>11.1f} {e['video_fps']:>7.1f} {e['video_late_fps']:>7.1f} "
                 f"{e['audio_fps']:>8.1f} {e['voice_hops_per_s']:>13.1f}"
             )
         if not r.get("engines"):
-            lines.append(f"{r['sessions']:>2} (no engine lines in the server's log)")
+            lines.append(f"{_run(r)} (no engine lines in the server's log)")
     lines.append("")
     lines.append(
-        f"{'N':>2} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "
+        f"{'N':>2} {'camera':>8} {'server CPU':>11} {'per session':>12} {'video steps':>12} {'voice workers':>14} "
         f"{'visitors CPU' if aiortc else 'browser CPU':>12} {'server RSS MB':>14} {'failed':>7}"
     )
     for r in runs:
         rss = f"{r['server_rss_mb'][0]}→{r['server_rss_mb'][1]}"
         lines.append(
-            f"{r['sessions']:>2} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
+            f"{_run(r)} {r['server_cpu_cores']:>11.2f} {r['server_cpu_per_session']:>12.2f} "
             f"{r.get('server_cpu_video_cores', 0.0):>12.2f} {r.get('server_cpu_voice_cores', 0.0):>14.2f} "
             f"{r.get('client_cpu_cores', 0.0) if aiortc else r['browser_cpu_cores']:>12.2f} {rss:>14} {r['failed']:>7}"
         )

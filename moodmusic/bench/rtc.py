@@ -12,9 +12,11 @@ fraction of a tab's cost:
   frontend sets it (`{"playing": false, "sdpOffer": …}` while signalling, then
   `{"playing": true, "sdpOffer": ""}`), and the answer comes back in the
   component's arguments;
-- the camera is the sample face at 640x480 and 30 fps, moving a little, and
-  the microphone the sample speech at 48 kHz; the preview video sent back is
-  received but not decoded (`_light_media`);
+- the camera is the sample face, moving a little, at the size and rate the
+  page's media constraints ask for (`camera_format`: a browser's camera
+  scales its picture to them the same way), and the microphone the sample
+  speech at 48 kHz; the preview video sent back is received but not decoded
+  (`_light_media`);
 - the page's self-refreshing fragments are rerun at the intervals the server
   asks for (`AutoRerun`), with the same widget states, as the page does.
 
@@ -47,22 +49,52 @@ from moodmusic.bench.report import EngineLog, run_summary, summarise_session
 COMPONENT = "streamlit_webrtc"
 STATUS_TEXT = re.compile(r"video \d+ fps processed")
 VIDEO_FPS = 30
+CAMERA_SIZE = (640, 480)  # the visitor's camera, scaled to what the page asks for
 AUDIO_RATE = 48000
 AUDIO_SAMPLES = 960  # 20 ms, what browsers send
 
 
-def _tracks() -> tuple[Any, Any]:
-    """(camera, microphone): aiortc tracks playing the sample face and speech in real time."""
+def camera_format(constraints: dict[str, Any] | None) -> tuple[int, int, float]:
+    """(width, height, fps) a browser's camera gives for the page's media constraints.
+
+    The camera is a 640x480 one at 30 fps: an asked size is what Chrome scales
+    it to, and an asked rate of at most 30 what it drops frames to.
+
+    >>> camera_format({"video": {"width": {"ideal": 480}, "height": {"ideal": 360}, "frameRate": {"ideal": 30}}})
+    (480, 360, 30.0)
+    >>> camera_format({"video": {"frameRate": {"ideal": 15, "max": 15}}}), camera_format(None)
+    ((640, 480, 15.0), (640, 480, 30.0))
+    """
+    video = (constraints or {}).get("video")
+    video = video if isinstance(video, dict) else {}
+
+    def asked(name: str, default: float) -> float:
+        value = video.get(name, default)
+        value = value.get("exact", value.get("ideal", default)) if isinstance(value, dict) else value
+        return float(value) if isinstance(value, (int, float)) and value > 0 else default
+
+    width, height = int(asked("width", CAMERA_SIZE[0])) // 2 * 2, int(asked("height", CAMERA_SIZE[1])) // 2 * 2
+    rate = video.get("frameRate", {})
+    fps = min(asked("frameRate", VIDEO_FPS), float(rate.get("max", VIDEO_FPS)) if isinstance(rate, dict) else VIDEO_FPS,
+              VIDEO_FPS)
+    return width, height, fps
+
+
+def _tracks(width: int = 640, height: int = 480, fps: float = VIDEO_FPS) -> tuple[Any, Any]:
+    """(camera, microphone): aiortc tracks playing the sample face (`width`x`height` at `fps`) and speech."""
     import av
     from aiortc import MediaStreamTrack
 
     import cv2
 
-    face = samples.face_frame()
+    face = samples.face_frame(*CAMERA_SIZE)
     # Three seconds of a head that moves a little, as the yuv420p a camera gives: converting each
     # frame from BGR in the encoder would cost this load generator 2-3 ms a frame.
-    loop = [cv2.cvtColor(np.roll(face, (round(4 * math.sin(n / 9)), round(6 * math.sin(n / 7))), axis=(0, 1)),
-                         cv2.COLOR_BGR2YUV_I420) for n in range(3 * VIDEO_FPS)]
+    moved = [np.roll(face, (round(4 * math.sin(n / 9)), round(6 * math.sin(n / 7))), axis=(0, 1))
+             for n in range(round(3 * fps))]
+    if (width, height) != CAMERA_SIZE:
+        moved = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in moved]
+    loop = [cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420) for frame in moved]
     speech = np.concatenate([samples.speech(n) for n in ("fox", "rainbow")])
     import soxr
 
@@ -81,17 +113,17 @@ def _tracks() -> tuple[Any, Any]:
             now = time.monotonic()
             if self._start is None:
                 self._start = now
-            due = self._start + self._n / VIDEO_FPS
+            due = self._start + self._n / fps
             if due > now:
                 await asyncio.sleep(due - now)
             else:
                 # Behind (this process starved of CPU): skip to the frame of now, as a camera does, so every
                 # frame's timestamp is its capture time. Sending the missed frames late with their old
                 # timestamps made a busy load generator look like a late server.
-                self._n = max(self._n, int((now - self._start) * VIDEO_FPS))
+                self._n = max(self._n, int((now - self._start) * fps))
             frame = av.VideoFrame.from_ndarray(loop[self._n % len(loop)], format="yuv420p")
             self.sent += 1
-            frame.pts, frame.time_base = self._n * 3000, fractions.Fraction(1, 90000)
+            frame.pts, frame.time_base = round(self._n * 90000 / fps), fractions.Fraction(1, 90000)
             self._n += 1
             return frame
 
@@ -171,6 +203,7 @@ class Visitor:
     component_id: str | None = None
     component_value: dict[str, Any] | None = None
     answer: dict[str, str] | None = None
+    constraints: dict[str, Any] | None = None  # the page's media_stream_constraints, as a browser gets them
     mood_at: float | None = None
     started: float | None = None
     statuses: list[dict[str, float]] = field(default_factory=list)
@@ -208,7 +241,7 @@ class Visitor:
                 await self._rerun()
                 while self.component_id is None:
                     await self._pause(reader)
-                camera, microphone = _tracks()
+                camera, microphone = _tracks(*camera_format(self.constraints))
                 self.camera = camera
                 pc.addTrack(camera)
                 pc.addTrack(microphone)
@@ -291,6 +324,7 @@ class Visitor:
         if kind == "component_instance" and COMPONENT in element.component_instance.component_name:
             self.component_id = element.component_instance.id
             args = json.loads(element.component_instance.json_args or "{}")
+            self.constraints = args.get("media_stream_constraints", self.constraints)
             if args.get("sdp_answer_json") and self.answer is None:
                 self.answer = json.loads(args["sdp_answer_json"])
             return

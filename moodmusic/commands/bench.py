@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "frames a second (default: the app's 30)",
     )
     parser.add_argument(
+        "--capture-size", nargs="+", metavar="WxH", default=None,
+        help="with --sessions: run the app with MOODMUSIC_CAPTURE_SIZE=WxH, so each camera sends that picture; "
+        "several sizes are measured in turn on fresh servers, alternating within each session count "
+        "(default: the app's 480x360)",
+    )
+    parser.add_argument(
         "--client", choices=("chromium", "aiortc"), default="chromium",
         help="with --sessions: who opens the sessions; chromium (browser contexts, default) or aiortc "
         "(headless visitors that speak the page's protocol and stream the sample face and speech: "
@@ -112,10 +118,21 @@ def run(args: argparse.Namespace) -> int:
         from moodmusic.errors import UserError
 
         raise UserError("--capture-fps goes with --sessions and takes 1 to 60 frames a second")
-    if args.client == "aiortc" and (not args.sessions or args.capture_fps is not None):
+    if args.capture_size is not None:
+        from moodmusic.config import parse_capture_size
         from moodmusic.errors import UserError
 
-        raise UserError("--client aiortc goes with --sessions (its camera sends 30 fps; --capture-fps is for browsers)")
+        if not args.sessions:
+            raise UserError("--capture-size goes with --sessions")
+        try:
+            args.capture_size = ["x".join(map(str, parse_capture_size(size, "--capture-size")))
+                                 for size in args.capture_size]
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if args.client == "aiortc" and not args.sessions:
+        from moodmusic.errors import UserError
+
+        raise UserError("--client aiortc goes with --sessions")
     if (args.replicas or args.url) and (args.client != "aiortc" or not args.sessions):
         from moodmusic.errors import UserError
 
@@ -217,13 +234,14 @@ def run(args: argparse.Namespace) -> int:
     if args.replicas or args.url:
         from moodmusic.bench.replicas import measure_replicas, measure_url
 
-        out.update(measure_replicas(args.sessions, args.replicas, min_fps=args.min_fps) if args.replicas
+        out.update(measure_replicas(args.sessions, args.replicas, min_fps=args.min_fps, capture_fps=args.capture_fps,
+                                    capture_sizes=args.capture_size) if args.replicas
                    else measure_url(args.url, args.sessions))
     elif args.sessions:
         from moodmusic.bench.browser import measure_sessions
 
         out.update(measure_sessions(args.sessions, min_fps=args.min_fps, capture_fps=args.capture_fps,
-                                    client=args.client))
+                                    client=args.client, capture_sizes=args.capture_size))
     elif args.live:
         from moodmusic.bench.browser import glass_in_browser, measure
 

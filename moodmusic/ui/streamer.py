@@ -16,7 +16,8 @@ from moodmusic.live.sources.webrtc import make_callbacks, media_constraints, rtc
 from moodmusic.live.transport import install_all
 
 
-def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0) -> bool:
+def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0,
+           capture_size: tuple[int, int] = (480, 360)) -> bool:
     """Show the START/STOP widget with the overlay video; return True while streaming."""
     from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
@@ -36,7 +37,7 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
         key=key,
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc,
-        media_stream_constraints=media_constraints(capture_fps),
+        media_stream_constraints=media_constraints(capture_fps, capture_size),
         video_frame_callback=video_cb,
         sink_audio_track=audio_sink,
         sendback_audio=False,

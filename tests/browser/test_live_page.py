@@ -59,6 +59,11 @@ def test_start_shows_mood_evidence_and_music(app_server, browser_page):
         page.wait_for_timeout(500)
     assert video > 0 and audio > 0, status.inner_text()
 
+    # The camera sends the picture the page asks for (MOODMUSIC_CAPTURE_SIZE, 480x360 by default, from a
+    # 640x480 fake camera), and the preview the server sends back is that picture.
+    preview = page.frame_locator("iframe[title*='streamlit_webrtc']").locator("video").first
+    assert preview.evaluate("v => [v.videoWidth, v.videoHeight]") == [480, 360]
+
     # The voice evidence says the session is learning this speaker's voice (speaker adaptation).
     voice = page.locator(".mm-evidence[data-modality='voice']")
     deadline = time.monotonic() + 20

@@ -63,6 +63,20 @@ def test_a_lower_camera_rate_is_also_a_maximum():
     assert not (audio["echoCancellation"] or audio["noiseSuppression"] or audio["autoGainControl"])
 
 
+def test_the_camera_size_setting_is_checked(monkeypatch):
+    from moodmusic.config import load_settings
+
+    monkeypatch.delenv("MOODMUSIC_CAPTURE_SIZE", raising=False)
+    assert load_settings().capture_size == (480, 360)
+    assert media_constraints()["video"]["width"] == {"ideal": 480}
+    monkeypatch.setenv("MOODMUSIC_CAPTURE_SIZE", " 640X480 ")
+    assert load_settings().capture_size == (640, 480)
+    for bad in ("640", "641x480", "100x80", "4000x3000", "big"):
+        monkeypatch.setenv("MOODMUSIC_CAPTURE_SIZE", bad)
+        with pytest.raises(ValueError, match="MOODMUSIC_CAPTURE_SIZE"):
+            load_settings()
+
+
 def test_the_camera_rate_setting_is_checked(monkeypatch):
     from moodmusic.config import load_settings
 

@@ -35,23 +35,28 @@ TURN_VARIABLES = (
     ("HF_TOKEN",),
 )
 
-def media_constraints(fps: float = 30.0) -> dict[str, Any]:
-    """What the page asks the browser for: a face-sized picture at `fps`, and the raw microphone.
+def media_constraints(fps: float = 30.0, size: tuple[int, int] = (480, 360)) -> dict[str, Any]:
+    """What the page asks the browser for: a `size` picture at `fps`, and the raw microphone.
 
     Chrome's speech processing damps speech-like signals about 9x (see
     NOTES), so it is turned off. Below 30 fps the rate is also a maximum:
     Chrome then drops camera frames before encoding them, which is what
     saves the server (and the browser) work; `ideal` alone still gets the
     camera's 30. Every frame a session sends costs the server decoding,
-    reading and re-encoding (about 24 ms of CPU), so a server that must
-    carry more sessions asks for fewer frames (MOODMUSIC_CAPTURE_FPS).
+    reading and re-encoding it, in proportion to its pixels: 480x360 costs
+    about 30% less than 640x480 and reads the same faces (docs/performance.md),
+    so a server that must carry more sessions asks for fewer frames
+    (MOODMUSIC_CAPTURE_FPS) or smaller ones (MOODMUSIC_CAPTURE_SIZE).
+
+    >>> media_constraints(15, (320, 240))["video"]
+    {'width': {'ideal': 320}, 'height': {'ideal': 240}, 'frameRate': {'ideal': 15, 'max': 15}}
     """
     rate: dict[str, float] = {"ideal": fps} if fps >= 30 else {"ideal": fps, "max": fps}
+    width, height = size
     return {
-        "video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": rate},
+        "video": {"width": {"ideal": width}, "height": {"ideal": height}, "frameRate": rate},
         "audio": {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False},
     }
-
 
 
 def turn_configured(env: dict[str, str] | None = None) -> bool:
