@@ -375,10 +375,19 @@ def _cpu_of(pids: list[int]) -> set[int]:
     return found
 
 
+ARRIVE_EVERY_S = 0.5  # through a proxy, visitors arrive this far apart (see `_drive`)
+
+
 async def _drive(url: str, server_pid: int | list[int] | None, n: int, seconds: float, start_timeout: float,
                  settle: float, server_log: Path | list[Path], affinity: bool = False,
                  probe: Any = None) -> dict:
-    """Start `n` visitors together, wait for their moods, then measure `seconds` of streaming.
+    """Start `n` visitors, wait for their moods, then measure `seconds` of streaming.
+
+    One server's visitors start together. Through a proxy (`affinity`) they
+    arrive `ARRIVE_EVERY_S` apart, as people do: HAProxy's leastconn counts
+    each replica's open page websockets, and visitors who all fetched the page
+    within the same few milliseconds were placed before any of their
+    websockets opened, 4 of 6 on one replica in one run of three.
 
     `server_pid`: the server's process(es), metered with their children (none: a server elsewhere);
     `server_log`: where each writes its engine lines. `probe`: an async callable run over the measured
@@ -388,7 +397,11 @@ async def _drive(url: str, server_pid: int | list[int] | None, n: int, seconds: 
     logs = [server_log] if isinstance(server_log, Path) else list(server_log)
     visitors = [Visitor(url, affinity=affinity) for _ in range(n)]
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(v.run(stop)) for v in visitors]
+    tasks = []
+    for i, v in enumerate(visitors):
+        if affinity and i:
+            await asyncio.sleep(ARRIVE_EVERY_S)
+        tasks.append(asyncio.create_task(v.run(stop)))
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline and not all(v.mood_at or v.error for v in visitors):
         await asyncio.sleep(0.2)
