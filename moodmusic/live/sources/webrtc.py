@@ -42,11 +42,13 @@ def media_constraints(fps: float = 30.0, size: tuple[int, int] = (480, 360)) -> 
     NOTES), so it is turned off. Below 30 fps the rate is also a maximum:
     Chrome then drops camera frames before encoding them, which is what
     saves the server (and the browser) work; `ideal` alone still gets the
-    camera's 30. Every frame a session sends costs the server decoding,
-    reading and re-encoding it, in proportion to its pixels: 480x360 costs
-    about 30% less than 640x480 and reads the same faces (docs/performance.md),
-    so a server that must carry more sessions asks for fewer frames
-    (MOODMUSIC_CAPTURE_FPS) or smaller ones (MOODMUSIC_CAPTURE_SIZE).
+    camera's 30. Every frame a session sends costs the server receiving,
+    decoding, reading and re-encoding it, and most of that grows with its
+    pixels: in live sessions a 480x360 frame costs the server about 15% less
+    than a 640x480 one, and the face expert reads the same faces from it
+    (docs/performance.md#the-cameras-picture-size). A server that must carry
+    more sessions asks for fewer frames (MOODMUSIC_CAPTURE_FPS) or smaller
+    ones (MOODMUSIC_CAPTURE_SIZE).
 
     >>> media_constraints(15, (320, 240))["video"]
     {'width': {'ideal': 320}, 'height': {'ideal': 240}, 'frameRate': {'ideal': 15, 'max': 15}}
