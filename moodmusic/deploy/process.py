@@ -4,9 +4,13 @@
   deploy, which then stops the proxy before the replicas (in that order:
   no new visitor is sent to a replica that is going away).
 - `PR_SET_PDEATHSIG`: if the deploy itself is killed (SIGKILL, OOM), Linux
-  sends the child SIGTERM, so no replica or proxy is left orphaned. The
-  signal follows the *thread* that started the child, so children are
-  started from the thread that runs the deploy.
+  kills the child too, so no replica or proxy is left orphaned. SIGKILL,
+  not SIGTERM: by then the pipe the child prints to has no reader, and
+  Streamlit's SIGTERM handler prints "Stopping..." before it stops, so it
+  died of the broken pipe and left the replica serving in about half the
+  tries. The signal follows the *thread* that started the child, so
+  children are started from the thread that runs the deploy. (A deploy
+  that is asked to stop still stops each child gracefully, with SIGTERM.)
 - Each line it prints is kept in its log file and handed to `on_line`
   (the deploy turns it into a JSON log line).
 """
@@ -26,7 +30,7 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: graceful stop still works, a killed deploy may orphan
         pass
 
