@@ -114,7 +114,8 @@ with watch:
     with st.container():  # ends in the local preview fragment: see `alone` below
         if source == "browser":
             local_source.release()
-            streamer.render(get_session, capture_fps=settings.capture_fps, capture_size=settings.capture_size)
+            streamer.render(get_session, capture_fps=settings.capture_fps, capture_size=settings.capture_size,
+                            max_sessions=settings.max_live_sessions)
         else:
             state.pop(streamer.CONNECTING_KEY, None)  # only the browser's WebRTC connects
         if source == "local":

@@ -45,6 +45,7 @@ def _capture_fps() -> float:
     return fps
 
 
+MAX_LIVE_SESSIONS = 6  # one process: 6 sessions at 13-14 fps each on 2 cores; past it every session falls lower
 CAPTURE_SIZE = (480, 360)  # 360p: docs/performance.md#the-cameras-picture-size has why
 
 
@@ -109,6 +110,14 @@ def _api_max_concurrent() -> int:
     return int(value)
 
 
+def _max_live_sessions() -> int:
+    """MOODMUSIC_MAX_LIVE_SESSIONS: streaming sessions one app process takes; 0 for no limit."""
+    value = _float("MOODMUSIC_MAX_LIVE_SESSIONS", MAX_LIVE_SESSIONS)
+    if value < 0 or value != int(value):
+        raise ValueError(f"MOODMUSIC_MAX_LIVE_SESSIONS must be a whole number, 0 for no limit, got {value:g}")
+    return int(value)
+
+
 def _api_queue_seconds() -> float:
     value = _float("MOODMUSIC_API_QUEUE_SECONDS", 30.0)
     if value < 0:
@@ -131,6 +140,7 @@ class Settings:
     music_window_seconds: float = 10.0  # the music follows the main mood of this many seconds (music/dominant.py)
     capture_fps: float = 30.0  # what the live page asks the browser's camera for
     capture_size: tuple[int, int] = CAPTURE_SIZE  # the camera's picture (width, height) the live page asks for
+    max_live_sessions: int = MAX_LIVE_SESSIONS  # streaming sessions this process takes; a page past it waits (0: any)
     engine_log_seconds: float = 0.0  # > 0: log each live session's engine rates this often (live/engine_log.py)
     voice_adaptation: bool = True  # live sessions measure voice features against the speaker (audio/speaker.py)
     log_level: str = "INFO"
@@ -183,6 +193,7 @@ def load_settings() -> Settings:
         music_window_seconds=_music_window_seconds(),
         capture_fps=_capture_fps(),
         capture_size=_capture_size(),
+        max_live_sessions=_max_live_sessions(),
         engine_log_seconds=_engine_log_seconds(),
         voice_adaptation=_bool("MOODMUSIC_VOICE_ADAPTATION", True),
         log_level=_env("MOODMUSIC_LOG_LEVEL", "INFO") or "INFO",

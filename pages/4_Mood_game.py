@@ -48,7 +48,7 @@ game: GameEngine = state.game
 left, right = st.columns([5, 7], gap="large")
 with left:
     streamer.render(lambda: game, key="moodmusic-game", capture_fps=settings.capture_fps,
-                    capture_size=settings.capture_size)
+                    capture_size=settings.capture_size, max_sessions=settings.max_live_sessions)
     st.caption("Sit so both faces are in the picture, side by side, about the same distance from the camera.")
 
 

@@ -154,7 +154,7 @@ def test_the_camera_rate_and_size_come_from_the_settings(monkeypatch, tmp_path, 
             monkeypatch.setenv(name, value)
     asked = []
     monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0,
-                        capture_size=(0, 0): asked.append((capture_fps, capture_size)) or False)
+                        capture_size=(0, 0), **kw: asked.append((capture_fps, capture_size)) or False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -164,6 +164,7 @@ def test_the_camera_rate_and_size_come_from_the_settings(monkeypatch, tmp_path, 
 @pytest.mark.parametrize("name, value, message", [
     ("MOODMUSIC_CAPTURE_FPS", "500", "MOODMUSIC_CAPTURE_FPS must be between 1 and 60"),
     ("MOODMUSIC_CAPTURE_SIZE", "640", "MOODMUSIC_CAPTURE_SIZE must be WIDTHxHEIGHT"),
+    ("MOODMUSIC_MAX_LIVE_SESSIONS", "2.5", "MOODMUSIC_MAX_LIVE_SESSIONS must be a whole number"),
     ("MOODMUSIC_VOICE_ADAPTATION", "maybe", "MOODMUSIC_VOICE_ADAPTATION must be 1 or 0"),
 ])
 def test_a_wrong_setting_is_named_not_a_traceback(monkeypatch, tmp_path, name, value, message):
@@ -182,7 +183,7 @@ def test_the_live_session_reads_voice_against_the_speaker_as_configured(monkeypa
     if setting is not None:
         monkeypatch.setenv("MOODMUSIC_VOICE_ADAPTATION", setting)
     monkeypatch.setattr(streamer, "render", lambda get_session, key="moodmusic-live", capture_fps=30.0,
-                        capture_size=(0, 0): False)
+                        capture_size=(0, 0), **kw: False)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -306,3 +307,36 @@ def test_local_start_without_devices_is_off_and_says_why(page):
     assert at.button(key="local-start").disabled  # no path yet
     at.text_input(key="local-camera-path").input("clip.mp4").run()
     assert not at.button(key="local-start").disabled
+
+
+@pytest.mark.parametrize("limit, busy", [("1", True), ("2", False), ("0", False)])
+def test_a_server_streaming_its_most_sessions_asks_a_new_visitor_to_try_again(monkeypatch, tmp_path, limit, busy):
+    """MOODMUSIC_MAX_LIVE_SESSIONS: past it, a new page gets a note and "Try again" instead of START."""
+    import weakref
+
+    import numpy as np
+
+    from moodmusic import samples
+    from moodmusic.live import LiveSession, load
+
+    monkeypatch.setenv("MOODMUSIC_HOME", str(tmp_path))
+    monkeypatch.setenv("MOODMUSIC_MAX_LIVE_SESSIONS", limit)
+    monkeypatch.setattr(load, "_sessions", weakref.WeakSet())
+    other = LiveSession(None, None, start_worker=False)  # another visitor's session, streaming speech now
+    load.register(other)
+    other.on_audio((samples.speech("fox")[:1600] * 32767).astype(np.int16)[None], 16000, 1)
+    started = []
+    # AppTest cannot run the WebRTC widget itself: note whether the page offers it (START)
+    import streamlit_webrtc
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(streamlit_webrtc, "create_audio_sink_track", lambda *a, **kw: None)
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", lambda **kw: started.append(kw) or SimpleNamespace(
+        state=SimpleNamespace(signalling=False, playing=False)))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert ("already streaming 1 live sessions" in warnings) is busy, warnings
+    assert any(b.label == "Try again" for b in at.button) is busy
+    assert bool(started) is not busy
+    other.close()

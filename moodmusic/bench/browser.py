@@ -26,7 +26,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench.meters import CpuMeter, ThreadCpuMeter, process_tree, rss_mb
-from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, camera_envs, free_port, parse_status, start_app
+from moodmusic.bench.page import BENCH_SERVER_ENV, MOOD_TEXT, NO_RELAY, camera_envs, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, sessions_per_core, summarise_session
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,7 +79,7 @@ def run_sessions(
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         port = free_port()
-        server = start_app(home, port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
+        server = start_app(home, port, extra_env={**BENCH_SERVER_ENV, **(env or {})},
                            drop=NO_RELAY)
         sessions = [{"session": i + 1, "error": None, "first_mood_s": None} for i in range(n)]
         readings: list[list[dict]] = [[] for _ in range(n)]

@@ -35,7 +35,7 @@ import numpy as np
 
 from moodmusic.bench import rtc
 from moodmusic.bench.meters import CpuMeter
-from moodmusic.bench.page import ENGINE_LOG_ENV, NO_KEYS, camera_envs, free_port
+from moodmusic.bench.page import BENCH_SERVER_ENV, NO_KEYS, camera_envs, free_port
 from moodmusic.bench.report import sessions_per_core, sessions_table
 from moodmusic.deploy.haproxy import COOKIE
 from moodmusic.deploy.local import LocalDeploy
@@ -83,7 +83,7 @@ def run_deploy(replicas: int, n: int, seconds: float = 20.0, start_timeout: floa
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        env = {**ENGINE_LOG_ENV, "MOODMUSIC_HOME": str(home), **{k: "" for k in NO_KEYS}, **(app_env or {})}
+        env = {**BENCH_SERVER_ENV, "MOODMUSIC_HOME": str(home), **{k: "" for k in NO_KEYS}, **(app_env or {})}
         deploy = LocalDeploy(replicas, free_port(), env=env, run_dir=Path(tmp) / "run", restart=False, echo=False)
         with deploy:
             first = deploy.members[0]

@@ -43,7 +43,7 @@ import numpy as np
 
 from moodmusic import samples
 from moodmusic.bench.meters import CpuMeter, MachineCpuMeter, ThreadCpuMeter, process_tree, rss_mb
-from moodmusic.bench.page import ENGINE_LOG_ENV, MOOD_TEXT, NO_RELAY, free_port, parse_status, start_app
+from moodmusic.bench.page import BENCH_SERVER_ENV, MOOD_TEXT, NO_RELAY, free_port, parse_status, start_app
 from moodmusic.bench.report import EngineLog, run_summary, summarise_session
 
 COMPONENT = "streamlit_webrtc"
@@ -451,7 +451,7 @@ def run_sessions(n: int, seconds: float = 20.0, start_timeout: float = 60.0, set
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_app(Path(tmp), port, extra_env={**ENGINE_LOG_ENV, **(env or {})},
+        server = start_app(Path(tmp), port, extra_env={**BENCH_SERVER_ENV, **(env or {})},
                            drop=NO_RELAY)
         try:
             with _light_media():

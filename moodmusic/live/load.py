@@ -48,6 +48,28 @@ def sessions() -> list:
         return [s for s in _sessions if not s.closed]
 
 
+STREAMING_WITHIN_S = 3.0  # a session that got no media for this long has stopped: it frees its place
+KEEP_PLACE_S = 10.0  # a streaming session keeps its place through a gap in its media this long
+
+
+def streaming(besides: object = None, within: float = STREAMING_WITHIN_S) -> int:
+    """How many open sessions, other than `besides`, received media in the last `within` seconds."""
+    return sum(1 for s in sessions() if s is not besides and getattr(s, "receiving", lambda w: False)(within))
+
+
+def full(limit: int, session: object = None) -> bool:
+    """Whether `session` may not start streaming: `limit` others already do (0: no limit); a streaming one may go on.
+
+    >>> full(0), full(2)  # no one streams in this doctest's process
+    (False, False)
+    """
+    if limit <= 0:
+        return False
+    if session is not None and getattr(session, "receiving", lambda w: False)(KEEP_PLACE_S):
+        return False
+    return streaming(besides=session) >= limit
+
+
 def refresh_pace(open_sessions: int) -> float:
     """The factor for a page's refresh intervals: 1 up to `FULL_SPEED_SESSIONS` open pages, +1 per page beyond."""
     return float(min(MAX_PACE, max(1, open_sessions - FULL_SPEED_SESSIONS + 1)))

@@ -21,6 +21,7 @@ counted; the stream goes on.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -766,6 +767,12 @@ class LiveSession:
             now = self.clock()
             self._update_locked(now)
             return self._publish_locked(now)
+
+    def receiving(self, within: float = 10.0) -> bool:
+        """Whether a camera or microphone frame arrived in the last `within` seconds (a streaming session)."""
+        with self._lock:
+            now, last = self.clock(), max(self._last_video_in or -math.inf, self._last_audio_arrival or -math.inf)
+        return not self.closed and now - last < within
 
     def latest_face(self, max_age: float = 1.0) -> FaceRead | None:
         """The face the expert read last, to explain on request ("Why?"); None when there is none now.

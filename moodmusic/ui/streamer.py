@@ -11,14 +11,23 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from moodmusic.live import LiveSession
+from moodmusic.live import LiveSession, load
 from moodmusic.live.sources.webrtc import make_callbacks, media_constraints, rtc_configuration
 from moodmusic.live.transport import install_all
 
 
 def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-live", capture_fps: float = 30.0,
-           capture_size: tuple[int, int] = (480, 360)) -> bool:
-    """Show the START/STOP widget with the overlay video; return True while streaming."""
+           capture_size: tuple[int, int] = (480, 360), max_sessions: int = 0) -> bool:
+    """Show the START/STOP widget with the overlay video; return True while streaming.
+
+    With `max_sessions` (MOODMUSIC_MAX_LIVE_SESSIONS) others already streaming
+    from this process, a session that is not streaming yet gets a note and a
+    "Try again" button instead of START: one more would slow every session
+    down (docs/deploy.md), and a deploy's other replicas may have room.
+    """
+    if load.full(max_sessions, get_session()):
+        busy_note(load.streaming(besides=get_session()), key)
+        return False
     from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
 
     try:
@@ -46,6 +55,14 @@ def render(get_session: Callable[[], LiveSession | None], key: str = "moodmusic-
     )
     note_connecting(bool(ctx.state.signalling), bool(ctx.state.playing), rtc)
     return bool(ctx.state.playing)
+
+
+def busy_note(streaming: int, key: str) -> None:
+    """What a visitor sees instead of START while this server streams as many sessions as it takes."""
+    st.warning(f"This server is busy: it is already streaming {streaming} live sessions, as many as it takes "
+               "at a good frame rate. Try again in a minute, or analyse a recording on the *Analyse a clip* page.",
+               icon="⏳")
+    st.button("Try again", key=f"{key}-try-again")  # pressing it reruns the page, which checks again
 
 
 CONNECTING_KEY = "mm-rtc-connecting"  # session_state: (since when START has been connecting, relay-only?)
