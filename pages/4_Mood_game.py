@@ -12,6 +12,7 @@ import streamlit as st
 st.set_page_config(page_title="Mood game · moodmusic", page_icon="🎭", layout="wide")
 
 from moodmusic.game import GameEngine  # noqa: E402
+from moodmusic.live import load  # noqa: E402
 from moodmusic.ui import game_view, music_panel, resources, streamer  # noqa: E402
 
 state = st.session_state
@@ -41,6 +42,7 @@ config = game_view.with_rounds(config, rounds, float(seconds))
 if "game" not in state or state.game.closed:
     tracker, state.game_face_problem = resources.face_tracker()
     state.game = GameEngine(experts.face, tracker, config)
+    load.register(state.game)  # a streaming game counts toward MOODMUSIC_MAX_LIVE_SESSIONS too
 if state.get("game_face_problem"):
     st.error(state.game_face_problem)
 game: GameEngine = state.game

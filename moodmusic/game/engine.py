@@ -111,6 +111,7 @@ class GameEngine:
         self._faces: tuple = ()
         self._seen: deque[tuple[float, int]] = deque()  # (time, faces) of recent reads
         self._read_at: float | None = None
+        self._frame_at: float | None = None  # the last camera frame, read or not
         self._rng = random.Random(self.config.seed)
 
     # ------------------------------------------------------------ the match
@@ -163,6 +164,7 @@ class GameEngine:
         now = self.clock()
         with self._lock:
             self.counters["video_frames"] += 1
+            self._frame_at = now
             self._advance_locked(now)
             due = self._read_at is None or now - self._read_at >= self.config.read_every
             if not due or self._closed:
@@ -204,6 +206,12 @@ class GameEngine:
             return [(0, 0)] if faces else []  # solo: the largest face (the tracker lists it first)
         seats = self.seats.assign(centres, width, sizes)
         return [(i, s) for i, s in enumerate(seats) if 0 <= s < players]
+
+    def receiving(self, within: float = 10.0) -> bool:
+        """Whether a camera frame arrived in the last `within` seconds: the game streams (`live.load.full`)."""
+        with self._lock:
+            last = self._frame_at
+        return not self._closed and last is not None and self.clock() - last < within
 
     def post_audio(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - the WebRTC source's call
         """The game reads faces only: audio is dropped (one microphone cannot tell two players apart)."""

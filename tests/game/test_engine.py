@@ -105,3 +105,22 @@ def test_a_bad_setting_is_refused_in_words():
         GameConfig(targets=("joy",))
     with pytest.raises(ValueError, match="a round lasts 1 to 60 s"):
         GameConfig(round_seconds=0.2)
+
+
+def test_a_streaming_game_counts_toward_the_live_session_limit_and_keeps_its_place(face_model, monkeypatch):
+    import weakref
+
+    from moodmusic.live import load
+
+    monkeypatch.setattr(load, "_sessions", weakref.WeakSet())
+    clock = Clock()
+    game = GameEngine(face_model, FaceTracker(max_faces=2), GameConfig(), clock=clock)
+    load.register(game)
+    assert not game.receiving() and load.streaming() == 0
+    game.read_video(one_face())
+    assert game.receiving() and load.streaming() == 1
+    assert not load.full(1, game)  # its own place
+    clock.t += 5.0
+    assert load.streaming() == 0 and game.receiving()  # no frame for 5 s: stopped for the count, kept for itself
+    game.close()
+    assert not game.receiving()
