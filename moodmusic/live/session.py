@@ -21,7 +21,6 @@ counted; the stream goes on.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -771,8 +770,8 @@ class LiveSession:
     def receiving(self, within: float = 10.0) -> bool:
         """Whether a camera or microphone frame arrived in the last `within` seconds (a streaming session)."""
         with self._lock:
-            now, last = self.clock(), max(self._last_video_in or -math.inf, self._last_audio_arrival or -math.inf)
-        return not self.closed and now - last < within
+            now, arrivals = self.clock(), [t for t in (self._last_video_in, self._last_audio_arrival) if t is not None]
+        return not self.closed and bool(arrivals) and now - max(arrivals) < within
 
     def latest_face(self, max_age: float = 1.0) -> FaceRead | None:
         """The face the expert read last, to explain on request ("Why?"); None when there is none now.
