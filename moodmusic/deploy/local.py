@@ -120,6 +120,7 @@ class LocalDeploy:
     app: Path = ROOT / "app.py"
     members: list[Replica] = field(default_factory=list, init=False)
     proxy: Child | None = field(default=None, init=False)
+    ready: bool = field(default=False, init=False)  # every child started and answering ("ready" is logged)
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, init=False, repr=False)
     _states: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -166,6 +167,7 @@ class LocalDeploy:
         except BaseException:
             self.stop()
             raise
+        self.ready = True
         log.info("deploy ready", extra={"event": "ready", "url": self.url, "replicas": {
             r.name: r.port for r in self.members}, "proxy_pid": self.proxy.pid, "run_dir": str(self.run_dir)})
 
