@@ -52,9 +52,15 @@ STREAMING_WITHIN_S = 3.0  # a session that got no media for this long has stoppe
 KEEP_PLACE_S = 10.0  # a streaming session keeps its place through a gap in its media this long
 
 
+def _receiving(session: object, within: float) -> bool:
+    """A live session's or a game's `receiving(within)`; False for anything without one."""
+    receiving = getattr(session, "receiving", None)
+    return bool(receiving and receiving(within))
+
+
 def streaming(besides: object = None, within: float = STREAMING_WITHIN_S) -> int:
     """How many open sessions, other than `besides`, received media in the last `within` seconds."""
-    return sum(1 for s in sessions() if s is not besides and getattr(s, "receiving", lambda w: False)(within))
+    return sum(1 for s in sessions() if s is not besides and _receiving(s, within))
 
 
 def full(limit: int, session: object = None) -> bool:
@@ -65,7 +71,7 @@ def full(limit: int, session: object = None) -> bool:
     """
     if limit <= 0:
         return False
-    if session is not None and getattr(session, "receiving", lambda w: False)(KEEP_PLACE_S):
+    if session is not None and _receiving(session, KEEP_PLACE_S):
         return False
     return streaming(besides=session) >= limit
 
