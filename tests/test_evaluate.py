@@ -186,6 +186,15 @@ def test_the_card_reports_the_face_expert_with_both_label_sets():
     assert row.split(" | ")[1:4] == ["5", f"{100 * fp['accuracy']:.1f}%", f"{fp['macro_f1']:.3f}"]
     assert row.split(" | ")[4 + MOODS.index("neutral")] == "33.3%"  # 1 of 3 neutral faces
     assert "sadness→sad" in md and "Disgust is dropped, not merged into angry" in md
+    assert "faces where the two agree" not in md  # a card from before the agreement row: no row, no note
+    agreed = dict(classification_metrics([0, 2, 3], [0, 2, 4], MOODS),
+                  agreement={"share": 0.679, "ceiling_fer2013": 0.7172, "ceiling_ferplus": 0.6811})
+    md = render_markdown({"face": {"test": dict(m, n=9, label_sets={"fer2013": m, "ferplus": fp,
+                                                                    "agreed": agreed}), "meta": {}}})
+    row = next(line for line in md.splitlines() if line.startswith("| faces where the two agree |"))
+    assert row.split(" | ")[1:3] == ["3", "66.7%"]
+    assert "agree on 67.9% of the faces both label" in md
+    assert "read the crowd perfectly would score 71.7% on FER2013's labels" in md and "68.1% on the crowd's" in md
     plain = render_markdown({"face": {"test": m, "meta": {}}})  # a card from before FER+: no empty table
     assert "FER+" not in plain and "| face expert | FER2013 test, six moods (n=7)" in plain
 
@@ -212,6 +221,10 @@ def test_evaluate_face_scores_original_pixels_with_both_label_sets(tmp_path):
     expected = classification_metrics(majority, FaceExpert.load(models / "face_expert.pt").predict(x[rows])[0]
                                       .argmax(1), MOODS)
     assert sets["ferplus"]["confusion_matrix"] == expected["confusion_matrix"]
+    # the fake crowd's majority is each test face's FER2013 label: every face is an agreed one
+    assert sets["agreed"]["n"] == 60 and sets["agreed"]["agreement"]["share"] == 1.0
+    assert sets["agreed"]["confusion_matrix"] == expected["confusion_matrix"]
     md = (models / "MODEL_CARD.md").read_text()
     assert f"| FER+ crowd majority | 60 | {100 * expected['accuracy']:.1f}% |" in md
+    assert f"| faces where the two agree | 60 | {100 * expected['accuracy']:.1f}% |" in md
     assert "(4 test rows still histogram-equalized in the data left out)" in md

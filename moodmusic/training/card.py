@@ -248,8 +248,10 @@ def _face_section(face: dict[str, Any], figures: dict[str, Any]) -> list[str]:
     parts = (meta.get("soup") or {}).get("ingredients") or []
     if parts:
         out.append(f"A weight average of {len(parts)} face experts of one architecture, fine-tunes of one "
-                   "starting point (the weights chosen on validation; each model's command is under Commands, "
-                   "and the distilled student's teachers in docs/face_training.md):\n")
+                   "starting point (the weights chosen on validation; every command that made them, in the "
+                   "order they run, is under Commands" + ("" if meta.get("lineage") else
+                                                          ", and the distilled student's teachers in "
+                                                          "docs/face_training.md") + "):\n")
         out += [f"- {part.get('weight')} × `{part.get('path')}` ({part.get('labels', '?')} labels, "
                 f"{part.get('augment', '?')} augmentation, val accuracy "
                 f"{_pct(part['val']['accuracy']) if isinstance(part.get('val'), dict) else '?'})" for part in parts]
@@ -278,11 +280,21 @@ FERPLUS_NOTE = (
     "and sadness (11%) alike, so disgust is not a kind of anger to them.")
 
 
+def _agreed_note(agreement: dict[str, float]) -> str:
+    return (f"The two label sets agree on {_pct(agreement['share'])} of the faces both label (FER2013's fear is "
+            "mostly neutral, sad or surprised to the crowd). A model has one answer per face, so one that read "
+            f"the crowd perfectly would score {_pct(agreement['ceiling_fer2013'])} on FER2013's labels, and one "
+            f"that read FER2013 perfectly {_pct(agreement['ceiling_ferplus'])} on the crowd's. "
+            "`python -m moodmusic.training.label_agreement` prints the split's parts and what both targets "
+            "together ask.")
+
+
 def _face_label_sets(sets: dict[str, Any], n_all: int | None) -> list[str]:
     """The test split's original-pixel rows scored with FER2013's labels and with the FER+ crowd majority."""
     if not sets:
         return []
-    names = {"fer2013": "FER2013's own labels", "ferplus": "FER+ crowd majority"}
+    names = {"fer2013": "FER2013's own labels", "ferplus": "FER+ crowd majority",
+             "agreed": "faces where the two agree"}
     dropped = n_all - sets["fer2013"]["n"] if n_all and "fer2013" in sets else "the"
     out = ["", f"Original pixels only ({dropped} test rows still histogram-equalized in the data left out), "
            "with both label sets:", "",
@@ -294,6 +306,8 @@ def _face_label_sets(sets: dict[str, Any], n_all: int | None) -> list[str]:
                    + " | ".join(_pct(rec.get(c)) for c in MOODS) + " |")
     if "ferplus" in sets:
         out += ["", FERPLUS_NOTE]
+    if (sets.get("agreed") or {}).get("agreement"):
+        out += ["", _agreed_note(sets["agreed"]["agreement"])]
     return out
 
 

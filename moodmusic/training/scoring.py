@@ -101,6 +101,17 @@ def _both_label_sets(expert: Any, data_dir: str | Path, split: str) -> dict[str,
         x, y = load_fer(data_dir, (split,), labels=labels, originals_only=True)[split]
         probs = np.concatenate([expert.predict(x[i:i + 512])[0] for i in range(0, len(x), 512)])
         out[labels] = classification_metrics(y, probs.argmax(1), list(MOODS))
+    if has_votes:  # the faces both label sets read alike: the least ambiguous figure (`label_agreement`)
+        from moodmusic.training.label_agreement import load_parts
+
+        x, parts = load_parts(data_dir, split)
+        x, y = x[parts.agreed], parts.fer[parts.agreed]
+        probs = np.concatenate([expert.predict(x[i:i + 512])[0] for i in range(0, len(x), 512)])
+        out["agreed"] = classification_metrics(y, probs.argmax(1), list(MOODS))
+        c = parts.counts()
+        out["agreed"]["agreement"] = {"share": c["agreed"] / max(1, c["agreed"] + c["disagreed"]),
+                                      "ceiling_fer2013": parts.ceiling("fer2013"),
+                                      "ceiling_ferplus": parts.ceiling("ferplus")}
     return out
 
 
