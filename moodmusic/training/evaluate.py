@@ -42,6 +42,7 @@ from moodmusic.training.features import (
     split_windows,
 )
 from moodmusic.training.fusion import au_comparison
+from moodmusic.training.lineage import lineage_of
 from moodmusic.training.scoring import evaluate_deployed, evaluate_face, evaluate_voice, score
 from moodmusic.training.voice import train_expert
 
@@ -142,17 +143,12 @@ def _face(cfg: EvaluateConfig, card: dict[str, Any], models: Path, out: Path) ->
     card["face"] = {"test": test, "meta": _slim_meta(meta), "sha1": _sha1(face_ckpt)}
     card["figures"]["face"] = str(confusion_png(test["confusion_matrix"], "face: FER2013 test",
                                                 out / "figures" / "face_test_confusion.png").relative_to(out))
-    face: dict[str, str] = {}  # this face expert's commands, first in the card; the previous card's go
-    for i, teacher in enumerate(meta.get("teachers") or []):
-        if teacher.get("command"):
-            face[f"face teacher {i + 1}"] = teacher["command"]
-    if (meta.get("init") or {}).get("command"):
-        face["face expert, starting point"] = meta["init"]["command"]
-    for i, part in enumerate((meta.get("soup") or {}).get("ingredients") or []):
-        if part.get("command") and part["command"] not in face.values():  # each averaged model's own
-            face[f"face expert, averaged model {i + 1} (weight {part.get('weight')})"] = part["command"]
+    # this face expert's commands, in the order they must run, first in the card; the previous card's go
+    steps = lineage_of(meta)
+    face = {f"face expert, step {i + 1} of {len(steps) + 1} (its file: {s['path']})": s["command"]
+            for i, s in enumerate(steps)}
     if meta.get("command"):
-        face["face expert"] = meta["command"]
+        face["face expert" + (f", step {len(steps) + 1} of {len(steps) + 1}" if steps else "")] = meta["command"]
     card["commands"] = {**face, **{name: cmd for name, cmd in card["commands"].items()
                                    if not name.startswith(("face expert", "face teacher"))}}
     print(f"face: acc {test['accuracy']:.3f} macro-F1 {test['macro_f1']:.3f}", flush=True)

@@ -35,6 +35,7 @@ from moodmusic.moods import MOODS
 from moodmusic.training.augment import FACE_AUGMENTS, augment_faces
 from moodmusic.training.datasets import LABEL_SETS, fixed_subset, load_fer
 from moodmusic.training.face_targets import both_val_sets, load_mixed
+from moodmusic.training.lineage import lineage_from_files, merge, step
 from moodmusic.training.scoring import evaluate_face, format_report
 
 DEFAULT_OUT = Path("models") / "face_expert.pt"
@@ -140,7 +141,8 @@ def load_teachers(paths: list[Path], crop: int, fused: bool = False) -> tuple[An
         nets.append(expert.net.fused_for_inference() if fused else expert.net)
         info.append({"path": str(path), "arch": expert.meta.get("arch"),
                      "val": expert.meta.get("metrics", {}).get("val_single"),
-                     "best_epoch": expert.meta.get("best_epoch"), "command": expert.meta.get("command")})
+                     "best_epoch": expert.meta.get("best_epoch"), "command": expert.meta.get("command"),
+                     "lineage": lineage_from_files(expert.meta) + [step(path, expert.meta)]})
 
     class TeacherEnsemble(nn.Module):
         def __init__(self) -> None:
@@ -275,10 +277,12 @@ def _meta(cfg: FaceConfig, result: Any, train_size: int, teacher_info: list[dict
         "mix_weight": cfg.mix_weight if cfg.labels == "mixed" else None,
         "augment": cfg.augment,
         "train_size": int(train_size),
-        "teachers": teacher_info,
+        "teachers": [{k: v for k, v in t.items() if k != "lineage"} for t in teacher_info],
         "distill": ({"weight": cfg.distill_weight, "temperature": cfg.distill_temperature,
                      "views": cfg.teacher_views or "every batch"} if teacher_info else None),
-        "init": init_info,
+        "init": {k: v for k, v in init_info.items() if k != "lineage"} if init_info else None,
+        # every step before this command, oldest first: the teachers' and the starting point's own
+        "lineage": merge(*[t["lineage"] for t in teacher_info], (init_info or {}).get("lineage", [])),
         "device": device,
         "seed": cfg.seed,
         "epochs": cfg.epochs,
@@ -356,7 +360,8 @@ def _initial_weights(path: Path, arch: dict[str, Any]) -> tuple[dict[str, Any], 
     if theirs != arch:
         raise UserError(f"--init {path} has architecture {theirs}, this run asks for {arch}")
     info = {"path": str(path), "val": expert.meta.get("metrics", {}).get("val_single"),
-            "command": expert.meta.get("command")}
+            "command": expert.meta.get("command"),
+            "lineage": lineage_from_files(expert.meta) + [step(path, expert.meta)]}
     return expert.net.state_dict(), info
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from moodmusic.errors import UserError
 from moodmusic.training.face import DEFAULT_OUT, _brief, _feature_version
+from moodmusic.training.lineage import lineage_from_files, merge, step
 from moodmusic.training.scoring import evaluate_face, format_report
 
 
@@ -101,6 +102,9 @@ def soup_face(cfg: SoupConfig) -> int:
         "init": {"path": str(cfg.models[0]), "val": (first.get("metrics") or {}).get("val_single"),
                  "command": first.get("command")},
         "command": cfg.command,
+        # every step before this command, oldest first: each averaged model's own, then the model
+        "lineage": merge(*[lineage_from_files(m) + [step(p, m, sha1=i["sha1"])]
+                           for p, m, i in zip(cfg.models, metas, ingredients)]),
         "metrics": {},
     }
     model = average_states(states, weights)

@@ -200,3 +200,56 @@ def test_train_face_soup_averages_the_weights_and_scores_val_with_both_label_set
     assert main(["train", "face-soup", "--data", str(tmp_path / "data"), "--models", str(tmp_path / "a.pt"),
                  str(tmp_path / "b.pt"), "--weights", "1", "--out", str(tmp_path / "x.pt")]) != 0
     assert "one non-negative weight per model" in capsys.readouterr().err
+
+
+def test_a_face_expert_records_every_command_that_made_it_in_order_and_the_card_lists_them(tmp_path):
+    """Fine-tunes of averages of fine-tunes: the last checkpoint's lineage is the whole recipe, oldest first,
+    each step with the sha1 of the file it wrote, and `evaluate` lists the commands in that order."""
+    import hashlib
+    import json
+
+    from moodmusic.recognition.checkpoint import load_checkpoint
+
+    data = tmp_path / "data"
+    _fake_ferplus(data, [2, 0, 8, 0, 0, 0, 0, 0, 0, 0])
+    with np.load(data / "faces" / "fer2013.npz") as blob:  # half the held-out rows become the test split
+        files = {k: blob[k] for k in blob.files}
+    held = np.flatnonzero(files["split"] == "val")
+    files["split"][held[::2]] = "test"
+    np.savez(data / "faces" / "fer2013.npz", **files)
+
+    def train(out, *extra):
+        assert main(["train", "face", "--data", str(data), "--out", str(out), "--run-dir", str(out.parent / out.stem),
+                     "--epochs", "1", "--batch-size", "32", "--threads", "1", "--widths", "8", "8", "16",
+                     "--emb-dim", "16", "--no-test", "--no-progress", "--test-time-flip", "never", "--limit", "64",
+                     *extra]) == 0
+
+    def soup(out, *models):
+        assert main(["train", "face-soup", "--data", str(data), "--models", *map(str, models), "--out", str(out),
+                     "--no-test"]) == 0
+
+    a, b, c, d = (tmp_path / f"{n}.pt" for n in "abcd")
+    models = tmp_path / "models"
+    train(a)
+    train(b, "--init", str(a), "--labels", "mixed")
+    soup(c, a, b)
+    train(d, "--init", str(c), "--labels", "mixed", "--augment", "wild")
+    models.mkdir()
+    soup(models / "face_expert.pt", c, d)
+
+    metas = {p: load_checkpoint(p, kind="face")[1] for p in (a, b, c, d, models / "face_expert.pt")}
+    lineage = metas[models / "face_expert.pt"]["lineage"]
+    assert [s["path"] for s in lineage] == [str(a), str(b), str(c), str(d)]
+    assert [s["command"] for s in lineage] == [metas[p]["command"] for p in (a, b, c, d)]
+    assert [s["sha1"] for s in lineage] == [hashlib.sha1(p.read_bytes()).hexdigest() for p in (a, b, c, d)]
+    assert "--init" in lineage[3]["command"] and str(c) in lineage[3]["command"]
+    assert metas[d]["lineage"] == lineage[:3]  # a fine-tune's lineage: its starting point's, then the start
+
+    assert main(["evaluate", "--data", str(data), "--models", str(models), "--only", "face"]) == 0
+    card = json.loads((models / "model_card.json").read_text())
+    face = [(k, v) for k, v in card["commands"].items() if k.startswith("face expert")]
+    assert [v for _, v in face] == [metas[p]["command"] for p in (a, b, c, d, models / "face_expert.pt")]
+    assert face[0][0] == f"face expert, step 1 of 5 (its file: {a})"
+    md = (models / "MODEL_CARD.md").read_text()
+    listed = [md.index(f"`{v}`", md.index("## Commands that produced")) for _, v in face]
+    assert listed == sorted(listed)
