@@ -72,11 +72,15 @@ def lineage_from_files(meta: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def merge(*lineages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The steps of several lineages in one order, each command once (its first place), none without one."""
-    seen, out = set(), []
+    """The steps of several lineages in one order, each command once (its first place, with the first sha1
+    recorded for it), none without one."""
+    seen: dict[str, dict[str, Any]] = {}
     for steps in lineages:
         for s in steps:
-            if s.get("command") and s["command"] not in seen:
-                seen.add(s["command"])
-                out.append(s)
-    return out
+            if not s.get("command"):
+                continue
+            if s["command"] not in seen:
+                seen[s["command"]] = dict(s)
+            elif not seen[s["command"]].get("sha1") and s.get("sha1"):
+                seen[s["command"]]["sha1"] = s["sha1"]
+    return list(seen.values())

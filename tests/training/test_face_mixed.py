@@ -253,3 +253,29 @@ def test_a_face_expert_records_every_command_that_made_it_in_order_and_the_card_
     md = (models / "MODEL_CARD.md").read_text()
     listed = [md.index(f"`{v}`", md.index("## Commands that produced")) for _, v in face]
     assert listed == sorted(listed)
+
+
+def test_an_older_average_gives_its_recipe_through_the_files_it_names_when_they_still_hold_what_was_read(tmp_path):
+    """Checkpoints from before lineages: an average names its models (with sha1s) and its starting point
+    (without); the distilled student it names names its teachers. Opened where the file is unchanged."""
+    import hashlib
+
+    from moodmusic.recognition.checkpoint import load_checkpoint, save_checkpoint
+    from moodmusic.training.lineage import lineage_from_files
+
+    student, other = tmp_path / "student.pt", tmp_path / "other.pt"
+    _tiny_checkpoint(student, 0)
+    state, meta = load_checkpoint(student, kind="face")
+    meta["teachers"] = [{"path": "runs/teacher0.pt", "command": "train face --out runs/teacher0.pt"}]
+    save_checkpoint(student, state, meta)
+    _tiny_checkpoint(other, 1)
+    sha = {p: hashlib.sha1(p.read_bytes()).hexdigest() for p in (student, other)}
+    old = {"init": {"path": str(student), "command": meta["command"]},
+           "soup": {"ingredients": [{"path": str(p), "sha1": sha[p], "command": c} for p, c in
+                                    ((student, meta["command"]), (other, "python -m moodmusic train face --seed 1"))]}}
+    steps = lineage_from_files(old)
+    assert [s["command"] for s in steps] == ["train face --out runs/teacher0.pt", meta["command"],
+                                             "python -m moodmusic train face --seed 1"]
+    assert steps[1]["sha1"] == sha[student]  # the starting point is the first model: one step, with its sha1
+    _tiny_checkpoint(student, 5)  # the file now holds another model: its teachers are not claimed
+    assert [s["command"] for s in lineage_from_files(old)] == [meta["command"], "python -m moodmusic train face --seed 1"]
