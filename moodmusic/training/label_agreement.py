@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodmusic.errors import UserError
 from moodmusic.moods import MOOD_INDEX, MOODS, map_label
 from moodmusic.training.datasets import DEFAULT_DATA, FER_FILE, ferplus_majority
 
@@ -137,7 +138,11 @@ def required_agreed_accuracy(parts: AgreementParts, fer_target: float, plus_targ
 def load_parts(data_dir: str | Path, split: str) -> tuple[np.ndarray, AgreementParts]:
     """(images uint8 (N, 48, 48), their parts) of the split's original-pixel rows with at least one label."""
     path = Path(data_dir) / FER_FILE
+    if not path.is_file():
+        raise UserError(f"FER2013 not found at {path}; pass --data pointing at the shared data folder")
     with np.load(path) as blob:
+        if "ferplus_votes" not in blob.files:
+            raise UserError(f"{path} has no FER+ votes (ferplus_votes); update the shared data")
         rows = blob["split"] == split
         if "original" in blob.files:
             rows &= blob["original"].astype(bool)
@@ -148,7 +153,7 @@ def load_parts(data_dir: str | Path, split: str) -> tuple[np.ndarray, AgreementP
     return images[keep], agreement_parts(fer[keep], plus[keep])
 
 
-def _pct(v: float) -> str:
+def _pct(v: float | None) -> str:
     return "n/a" if v is None or v != v else f"{100 * v:.1f}%"
 
 
@@ -195,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fer-target", type=float, default=0.72)
     parser.add_argument("--plus-target", type=float, default=0.85)
     args = parser.parse_args(argv)
-    if not (Path(args.data) / FER_FILE).is_file():
-        print(f"FER2013 not found at {Path(args.data) / FER_FILE}; pass --data pointing at the shared data folder",
-              file=sys.stderr)
+    try:
+        print(report(args.data, args.split, args.checkpoints, args.fer_target, args.plus_target))
+    except UserError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    print(report(args.data, args.split, args.checkpoints, args.fer_target, args.plus_target))
     return 0
 
 

@@ -74,6 +74,11 @@ def test_on_the_real_test_split_the_two_label_sets_disagree_on_about_a_third_of_
     assert "need at least 89.1% right on the agreed faces" in out
 
 
-def test_the_command_says_where_the_data_is_missing(tmp_path, capsys):
+def test_the_command_says_where_the_data_is_missing_or_has_no_crowd_votes(tmp_path, capsys):
     assert main(["--data", str(tmp_path)]) == 2
     assert "FER2013 not found" in capsys.readouterr().err
+    (tmp_path / "faces").mkdir()
+    np.savez(tmp_path / "faces" / "fer2013.npz", images=np.zeros((2, 48, 48), np.uint8),
+             labels=np.array(["happy", "sad"]), split=np.array(["test", "test"]))
+    assert main(["--data", str(tmp_path)]) == 2
+    assert "has no FER+ votes" in capsys.readouterr().err
