@@ -285,7 +285,7 @@ def _agreed_note(agreement: dict[str, float]) -> str:
             "mostly neutral, sad or surprised to the crowd). A model has one answer per face, so one that read "
             f"the crowd perfectly would score {_pct(agreement['ceiling_fer2013'])} on FER2013's labels, and one "
             f"that read FER2013 perfectly {_pct(agreement['ceiling_ferplus'])} on the crowd's. "
-            "`python -m moodmusic.training.label_agreement` prints the split's parts and what both targets "
+            "`python -m moodmusic labels` prints the split's parts and what both targets "
             "together ask.")
 
 

@@ -13,10 +13,10 @@ what any model can score on both at once, whatever its size:
   (t_fer n_fer - a A - q F)+ and (t_plus n_plus - a A - r P)+, together fit
   in D, since each disagreement counts for one label set at most.
 
-`required_agreed_accuracy` solves that for the smallest `a`. The command
-prints it for the split, with each checkpoint's own figures on every part:
+`required_agreed_accuracy` solves that for the smallest `a`. The `labels`
+command prints it for the split, with each checkpoint's own figures on every part:
 
-    python -m moodmusic.training.label_agreement --split test models/face_expert.pt
+    python -m moodmusic labels --split test models/face_expert.pt
 
 >>> parts = agreement_parts(np.array([0, 1, 2, 3, -1]), np.array([0, 1, 4, -1, 5]))
 >>> parts.counts()
@@ -27,8 +27,6 @@ prints it for the split, with each checkpoint's own figures on every part:
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,24 +187,3 @@ def report(data_dir: str | Path, split: str, checkpoints: list[str], fer_target:
                          f"{_pct(acc['fer_only'])} | {_pct(acc['plus_only'])} | "
                          f"{_pct(own) if own is not None else 'none suffices'}")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m moodmusic.training.label_agreement", description=__doc__
-                                     .split("\n")[0])
-    parser.add_argument("checkpoints", nargs="*", help="face experts to score on each part (one pass, no flip)")
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
-    parser.add_argument("--fer-target", type=float, default=0.72)
-    parser.add_argument("--plus-target", type=float, default=0.85)
-    args = parser.parse_args(argv)
-    try:
-        print(report(args.data, args.split, args.checkpoints, args.fer_target, args.plus_target))
-    except UserError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

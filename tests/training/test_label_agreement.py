@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from moodmusic.training.label_agreement import (agreement_parts, load_parts, main, part_accuracies,
-                                                required_agreed_accuracy)
+from moodmusic.cli import main
+from moodmusic.training.label_agreement import agreement_parts, load_parts, part_accuracies, required_agreed_accuracy
 
 
 def _best_pair(parts, k: int, fer_only: int, plus_only: int) -> list[tuple[int, int]]:
@@ -68,17 +68,17 @@ def test_on_the_real_test_split_the_two_label_sets_disagree_on_about_a_third_of_
     assert fear[1] < 0.25 * fear.sum()
     # the docs' claim: a model reading the crowd perfectly stays under the 72% target on FER2013's labels
     assert parts.ceiling("fer2013") < 0.72
-    assert main(["--data", str(shared_data), "--split", "test"]) == 0
+    assert main(["labels", "--data", str(shared_data), "--split", "test"]) == 0
     out = capsys.readouterr().out
     assert "a perfect FER+ reader scores 71.7% on FER2013's labels" in out
     assert "need at least 89.1% right on the agreed faces" in out
 
 
 def test_the_command_says_where_the_data_is_missing_or_has_no_crowd_votes(tmp_path, capsys):
-    assert main(["--data", str(tmp_path)]) == 2
+    assert main(["labels", "--data", str(tmp_path)]) == 2
     assert "FER2013 not found" in capsys.readouterr().err
     (tmp_path / "faces").mkdir()
     np.savez(tmp_path / "faces" / "fer2013.npz", images=np.zeros((2, 48, 48), np.uint8),
              labels=np.array(["happy", "sad"]), split=np.array(["test", "test"]))
-    assert main(["--data", str(tmp_path)]) == 2
+    assert main(["labels", "--data", str(tmp_path)]) == 2
     assert "has no FER+ votes" in capsys.readouterr().err
