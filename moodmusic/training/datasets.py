@@ -116,6 +116,23 @@ def load_fer(data_dir: str | Path, splits: tuple[str, ...] = ("train", "val", "t
     return out
 
 
+def read_both_labels(data_dir: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """A split's original-pixel rows with both label sets: (images uint8 (N, 48, 48), FER2013 mood indices
+    (-1 = none of ours), raw FER+ votes (N, 10), the vote columns)."""
+    path = Path(data_dir) / FER_FILE
+    if not path.is_file():
+        raise UserError(f"FER2013 not found at {path}; pass --data pointing at the shared data folder")
+    with np.load(path) as blob:
+        if "ferplus_votes" not in blob.files:
+            raise UserError(f"{path} has no FER+ votes (ferplus_votes); update the shared data")
+        rows = blob["split"] == split
+        if "original" in blob.files:
+            rows &= blob["original"].astype(bool)
+        moods = [map_label(str(lbl), "fer2013") for lbl in blob["labels"][rows]]
+        fer = np.array([MOOD_INDEX[m] if m else -1 for m in moods], np.int64)
+        return blob["images"][rows], fer, blob["ferplus_votes"][rows], [str(c) for c in blob["ferplus_columns"]]
+
+
 def fixed_subset(x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """A fixed random subset (the file is sorted by label, so a prefix would hold one or two moods)."""
     idx = np.sort(np.random.default_rng(0).permutation(len(x))[:limit])

@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from moodmusic.errors import UserError
-from moodmusic.moods import MOOD_INDEX, MOODS, map_label
-from moodmusic.training.datasets import FER_FILE, ferplus_distribution, load_fer
+from moodmusic.moods import MOODS
+from moodmusic.training.datasets import ferplus_distribution, load_fer, read_both_labels
 
 
 def mix_targets(fer_labels: np.ndarray, votes: np.ndarray, weight: float) -> np.ndarray:
@@ -59,20 +59,8 @@ def mix_targets(fer_labels: np.ndarray, votes: np.ndarray, weight: float) -> np.
 
 def load_mixed(data_dir: str | Path, split: str, weight: float) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, 48, 48), mixed targets (N, 6)) of one split, original pixels only."""
-    path = Path(data_dir) / FER_FILE
-    if not path.is_file():
-        raise UserError(f"FER2013 not found at {path}; pass --data pointing at the shared data folder")
-    with np.load(path) as blob:
-        if "ferplus_votes" not in blob.files:
-            raise UserError(f"{path} has no FER+ votes (ferplus_votes); update the shared data")
-        rows = blob["split"] == split
-        if "original" in blob.files:
-            rows &= blob["original"].astype(bool)
-        images = blob["images"][rows]
-        moods = [map_label(str(lbl), "fer2013") for lbl in blob["labels"][rows]]
-        fer = np.array([MOOD_INDEX[m] if m else -1 for m in moods], np.int64)
-        votes = ferplus_distribution(blob["ferplus_votes"][rows], [str(c) for c in blob["ferplus_columns"]])
-    y = mix_targets(fer, votes, weight)
+    images, fer, votes, columns = read_both_labels(data_dir, split)
+    y = mix_targets(fer, ferplus_distribution(votes, columns), weight)
     keep = y.sum(1) > 0
     return np.ascontiguousarray(images[keep]), np.ascontiguousarray(y[keep])
 

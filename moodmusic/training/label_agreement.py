@@ -32,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from moodmusic.errors import UserError
-from moodmusic.moods import MOOD_INDEX, MOODS, map_label
-from moodmusic.training.datasets import DEFAULT_DATA, FER_FILE, ferplus_majority
+from moodmusic.moods import MOODS
+from moodmusic.training.datasets import ferplus_majority, read_both_labels
 
 
 @dataclass(frozen=True)
@@ -135,18 +134,8 @@ def required_agreed_accuracy(parts: AgreementParts, fer_target: float, plus_targ
 
 def load_parts(data_dir: str | Path, split: str) -> tuple[np.ndarray, AgreementParts]:
     """(images uint8 (N, 48, 48), their parts) of the split's original-pixel rows with at least one label."""
-    path = Path(data_dir) / FER_FILE
-    if not path.is_file():
-        raise UserError(f"FER2013 not found at {path}; pass --data pointing at the shared data folder")
-    with np.load(path) as blob:
-        if "ferplus_votes" not in blob.files:
-            raise UserError(f"{path} has no FER+ votes (ferplus_votes); update the shared data")
-        rows = blob["split"] == split
-        if "original" in blob.files:
-            rows &= blob["original"].astype(bool)
-        fer = np.array([MOOD_INDEX[m] if (m := map_label(str(v), "fer2013")) else -1 for v in blob["labels"][rows]])
-        plus = ferplus_majority(blob["ferplus_votes"][rows], [str(c) for c in blob["ferplus_columns"]])
-        images = blob["images"][rows]
+    images, fer, votes, columns = read_both_labels(data_dir, split)
+    plus = ferplus_majority(votes, columns)
     keep = (fer >= 0) | (plus >= 0)
     return images[keep], agreement_parts(fer[keep], plus[keep])
 
